@@ -1,0 +1,1 @@
+"""Datasets: each `datasets/<name>/dataset.py` declares how its data is created."""

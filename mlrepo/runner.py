@@ -1,0 +1,256 @@
+"""The runner behind `python -m train`: one composed config in, one tracked MLflow run out.
+
+`run(cfg, overrides)` is a plain function (tests call it); `launch(main)` wraps the Hydra
+entry point with the command-line checks and exit codes:
+
+| exit | meaning |
+|------|---------|
+| 0    | the run FINISHED |
+| 1    | `train` raised: the run is FAILED, its traceback saved as the artifact `error/traceback.txt` |
+| 2    | a user mistake (unknown pipeline, bad override, dirty tree in production): nothing ran |
+| 130  | interrupted (Ctrl-C, SIGTERM): the run is KILLED |
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from types import ModuleType
+
+from omegaconf import DictConfig, OmegaConf
+
+from mlrepo import ROOT, gitinfo, tracking
+from mlrepo.config import check_choices, compose
+from mlrepo.errors import UserError
+
+log = logging.getLogger("mlrepo.runner")
+
+EXIT_FAILED = 1
+EXIT_KILLED = 130
+TAG_PREFIX_GIT = "git."
+#: Hydra flags that take a value as the next argument.
+_FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
+                     "--experimental-rerun", "--info", "-i"}  # fmt: skip
+_INFO_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc",
+               "--version"}  # fmt: skip
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread on SIGTERM, so a cancelled job ends KILLED like Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Interrupted()
+
+
+def split_argv(argv: Sequence[str]) -> tuple[list[str], bool, bool]:
+    """Split a command line into (overrides, multirun, informational)."""
+    overrides: list[str] = []
+    multirun = informational = False
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("-m", "--multirun"):
+            multirun = True
+        elif arg.split("=")[0] in _INFO_FLAGS:
+            informational = True
+        elif arg in _FLAGS_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            overrides.append(arg)
+    return overrides, multirun, informational
+
+
+def launch(main: Callable[[], None], argv: Sequence[str] | None = None) -> None:
+    """Check the command line, then hand over to the Hydra entry point `main`.
+
+    A user mistake is reported in one paragraph with exit code 2, before Hydra or any model
+    library does work.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--help" in argv or "-h" in argv:
+        print(usage())
+        return
+    overrides, multirun, informational = split_argv(argv)
+    if not informational:
+        try:
+            check_choices(overrides)
+            if not multirun:
+                compose(overrides)  # a bad key or value fails here, in one clear paragraph
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+    main()
+
+
+def usage() -> str:
+    """The `python -m train --help` text: usage, the pipelines and super-branches there are."""
+    from mlrepo.config import available
+
+    return "\n".join(
+        [
+            "usage: python -m train pipeline=<name> [branch=development|production] [key=value ...]",
+            "       python -m train -m pipeline=<name> key=a,b,c     (a sweep: one run per value)",
+            "",
+            "Runs train/<code>/pipeline.py:train(config) as one tracked MLflow run.",
+            "",
+            f"pipelines:      {', '.join(available('pipeline'))}",
+            f"super-branches: {', '.join(available('branch'))}  (default: development)",
+            "",
+            "Override any config value with key=value; see the composed config with --cfg job.",
+            "MLFLOW_TRACKING_URI overrides the super-branch's tracking URI.",
+            "Exit codes: 0 finished, 1 the run failed, 2 a mistake in the command, 130 interrupted.",
+        ]
+    )
+
+
+def task(cfg: DictConfig) -> None:
+    """The body of the Hydra entry point: run, then exit with the run's code when non-zero."""
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = list(HydraConfig.get().overrides.task)
+    try:
+        code = run(cfg, overrides)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    if code != 0:
+        sys.exit(code)
+
+
+def load_pipeline(code: str) -> ModuleType:
+    """Import `train/<code>/pipeline.py` and check that it defines `train(config)`.
+
+    Raises:
+        UserError: the module or its `train` function is missing.
+    """
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    name = f"train.{code}.pipeline"
+    if not (ROOT / "train" / code / "pipeline.py").exists():
+        raise UserError(f"pipeline.code is '{code}', but train/{code}/pipeline.py does not exist.")
+    module = importlib.import_module(name)
+    if not callable(getattr(module, "train", None)):
+        raise UserError(f"train/{code}/pipeline.py must define `train(config: DictConfig)` at module level.")
+    return module
+
+
+def run_tags(cfg: DictConfig, git: gitinfo.GitInfo) -> dict[str, str]:
+    """The tags every run carries: pipeline, branch, git state and dataset version."""
+    tags = {
+        "pipeline": str(cfg.pipeline.name),
+        "branch": str(cfg.branch.name),
+        "git.commit": git.commit,
+        "git.branch": git.branch,
+        "git.dirty": str(git.dirty).lower(),
+    }
+    version = OmegaConf.select(cfg, "data.version")
+    if version is not None:
+        tags["dataset.version"] = str(version)
+    return tags
+
+
+def _log_config(cfg: DictConfig, overrides: Sequence[str]) -> None:
+    import mlflow
+    from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
+
+    from mlrepo.config import flatten
+
+    params = {
+        key: value if len(value) <= MAX_PARAM_VAL_LENGTH else value[: MAX_PARAM_VAL_LENGTH - 3] + "..."
+        for key, value in flatten(cfg, skip=("hydra", "paths")).items()
+    }
+    mlflow.log_params(params)
+    mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config/config.yaml")
+    mlflow.log_text(OmegaConf.to_yaml(OmegaConf.create(list(overrides))), "config/overrides.yaml")
+
+
+def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
+    """Run the pipeline `cfg` names as one MLflow run and return the exit code.
+
+    Args:
+        cfg: the composed config (pipeline + super-branch + command line).
+        overrides: the command-line overrides, saved with the run.
+
+    Returns:
+        0 when the run FINISHED, 1 when `train` failed, 130 when interrupted.
+
+    Raises:
+        UserError: the tree is dirty on a branch that forbids it, or the pipeline is missing.
+    """
+    logging.basicConfig(level=str(cfg.logging.level).upper(), format="%(levelname)s %(name)s: %(message)s")
+    git = gitinfo.describe(ROOT)
+    if git.dirty and not cfg.branch.allow_dirty:
+        shown = ", ".join(git.changed[:5]) + (" ..." if len(git.changed) > 5 else "")
+        raise UserError(
+            f"The {cfg.branch.name} super-branch refuses a dirty git tree ({shown}). "
+            "Commit or stash your changes, then run again; or run on branch=development."
+        )
+    module = load_pipeline(str(cfg.pipeline.code))
+
+    import mlflow
+
+    uri = tracking.resolve_uri(str(cfg.tracking.uri))
+    tracking.connect(uri)
+    exp_id = tracking.experiment_id(str(cfg.pipeline.name), uri)
+    tracking.reset()
+    started = time.monotonic()
+    active = mlflow.start_run(experiment_id=exp_id, tags=run_tags(cfg, git))
+    run_id = active.info.run_id
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    try:
+        _log_config(cfg, overrides)
+        model = module.train(cfg)
+        from mlrepo.flavors import log_model
+
+        info = log_model(model, tracking.input_example())
+        if cfg.branch.register_model:
+            mlflow.register_model(info.model_uri, str(cfg.pipeline.model))
+    except (KeyboardInterrupt, Interrupted):
+        mlflow.set_tag("mlrepo.error", "interrupted")
+        mlflow.end_run(status="KILLED")
+        print(f"\nInterrupted: run {run_id} ended KILLED.", file=sys.stderr)
+        return EXIT_KILLED
+    except Exception as exc:
+        mlflow.log_text(traceback.format_exc(), "error/traceback.txt")
+        mlflow.set_tag("mlrepo.error", f"{type(exc).__name__}: {exc}"[:5000])
+        mlflow.end_run(status="FAILED")
+        traceback.print_exc()
+        print(
+            f"\nRun {run_id} FAILED in pipeline '{cfg.pipeline.name}': {type(exc).__name__}: {exc}\n"
+            "The traceback is saved with the run as error/traceback.txt.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    mlflow.end_run(status="FINISHED")
+    _report(uri, exp_id, run_id, time.monotonic() - started)
+    return 0
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _report(uri: str, exp_id: str, run_id: str, seconds: float) -> None:
+    from mlflow.tracking import MlflowClient
+
+    metrics = MlflowClient(uri).get_run(run_id).data.metrics
+    shown = "  ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
+    print(f"Run {run_id} FINISHED in {seconds:.1f} s (experiment {exp_id})")
+    print(f"  metrics: {shown or '(none)'}")
+    if uri.startswith("http"):
+        print(f"  view it: {uri}/#/experiments/{exp_id}/runs/{run_id}")
+    else:
+        print(f"  view it: make mlflow-ui, then http://127.0.0.1:5000/#/experiments/{exp_id}/runs/{run_id}")

@@ -1,0 +1,1 @@
+"""Training pipelines: `python -m train pipeline=<name>` runs `train/<code>/pipeline.py:train`."""

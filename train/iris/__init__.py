@@ -1,0 +1,1 @@
+"""The Iris pipeline: ingest, transform, split, train and evaluate an IrisClassifier."""
