@@ -84,9 +84,14 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
 
     check_choices(overrides)
     register_resolvers()
+    from hydra.core.global_hydra import GlobalHydra
+
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        if GlobalHydra.instance().is_initialized():  # inside a Hydra job: its config tree is this one
             cfg = hydra_compose(config_name="config", overrides=list(overrides))
+        else:
+            with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+                cfg = hydra_compose(config_name="config", overrides=list(overrides))
     except HydraException as exc:
         raise UserError(f"Bad config override: {exc}") from None
     with_hydra = OmegaConf.to_container(cfg, resolve=False)

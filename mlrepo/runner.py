@@ -9,6 +9,11 @@ entry point with the command-line checks and exit codes:
 | 1    | `train` raised: the run is FAILED, its traceback saved as the artifact `error/traceback.txt` |
 | 2    | a user mistake (unknown pipeline, bad override, dirty tree in production): nothing ran |
 | 130  | interrupted (Ctrl-C, SIGTERM): the run is KILLED |
+
+Before anything is imported for training, the run's identity (`mlrepo.identity`) and `mode`
+decide whether to train: `cached` (default) reports a FINISHED run with the same `run.uid`
+instead, `retry` trains only when the last such run FAILED or was KILLED, `force` always trains.
+A sweep exits 1 when any of its jobs failed.
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ from types import ModuleType
 
 from omegaconf import DictConfig, OmegaConf
 
-from mlrepo import ROOT, gitinfo, tracking
+from mlrepo import ROOT, gitinfo, identity, runs, tracking
 from mlrepo.config import check_choices, compose
 from mlrepo.errors import UserError
+from mlrepo.identity import Identity
 
 log = logging.getLogger("mlrepo.runner")
 
 EXIT_FAILED = 1
 EXIT_KILLED = 130
+MODES = ("cached", "force", "retry")
 TAG_PREFIX_GIT = "git."
 #: Hydra flags that take a value as the next argument.
 _FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
@@ -88,6 +95,11 @@ def launch(main: Callable[[], None], argv: Sequence[str] | None = None) -> None:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(exc.exit_code)
     main()
+    if multirun:
+        from mlrepo.sweep import outcome
+
+        if outcome.failed:
+            sys.exit(EXIT_FAILED)
 
 
 def usage() -> str:
@@ -97,7 +109,8 @@ def usage() -> str:
     return "\n".join(
         [
             "usage: python -m train pipeline=<name> [branch=development|production] [key=value ...]",
-            "       python -m train -m pipeline=<name> key=a,b,c     (a sweep: one run per value)",
+            "       python -m train -m pipeline=<name> key=a,b,c [launcher=local|slurm]  (a sweep)",
+            "       python -m train runs [--pipeline P] [--status S] [--watch]      (list runs)",
             "",
             "Runs train/<code>/pipeline.py:train(config) as one tracked MLflow run.",
             "",
@@ -105,6 +118,8 @@ def usage() -> str:
             f"super-branches: {', '.join(available('branch'))}  (default: development)",
             "",
             "Override any config value with key=value; see the composed config with --cfg job.",
+            "mode=cached (default) reports a finished run with the same run.uid instead of training;",
+            "mode=retry trains again only if that run failed; mode=force always trains.",
             "MLFLOW_TRACKING_URI overrides the super-branch's tracking URI.",
             "Exit codes: 0 finished, 1 the run failed, 2 a mistake in the command, 130 interrupted.",
         ]
@@ -112,16 +127,26 @@ def usage() -> str:
 
 
 def task(cfg: DictConfig) -> None:
-    """The body of the Hydra entry point: run, then exit with the run's code when non-zero."""
-    from hydra.core.hydra_config import HydraConfig
+    """The body of the Hydra entry point: run, then exit with the run's code when non-zero.
 
-    overrides = list(HydraConfig.get().overrides.task)
+    In a sweep a job does not exit: it records its code, so that one failed job does not stop
+    the others; the sweep exits non-zero at the end (see `launch`).
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    overrides = list(hydra_cfg.overrides.task)
     try:
         code = run(cfg, overrides)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = exc.exit_code
-    if code != 0:
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        from mlrepo import sweep
+
+        sweep.record_job(int(hydra_cfg.job.num), code)
+    elif code != 0:
         sys.exit(code)
 
 
@@ -142,8 +167,10 @@ def load_pipeline(code: str) -> ModuleType:
     return module
 
 
-def run_tags(cfg: DictConfig, git: gitinfo.GitInfo) -> dict[str, str]:
-    """The tags every run carries: pipeline, branch, git state and dataset version."""
+def run_tags(cfg: DictConfig, git: gitinfo.GitInfo, ident: Identity | None = None) -> dict[str, str]:
+    """The tags every run carries: pipeline, branch, identity, git state, dataset version, sweep."""
+    from mlrepo.sweep import job_tags
+
     tags = {
         "pipeline": str(cfg.pipeline.name),
         "branch": str(cfg.branch.name),
@@ -151,10 +178,53 @@ def run_tags(cfg: DictConfig, git: gitinfo.GitInfo) -> dict[str, str]:
         "git.branch": git.branch,
         "git.dirty": str(git.dirty).lower(),
     }
+    if ident is not None:
+        tags[runs.TAG_UID] = ident.uid
+        tags[runs.TAG_CHANGED] = ident.changed_text()[:5000]
     version = OmegaConf.select(cfg, "data.version")
     if version is not None:
         tags["dataset.version"] = str(version)
+    tags.update(job_tags())
     return tags
+
+
+def identity_of(cfg: DictConfig, overrides: Sequence[str] = ()) -> Identity:
+    """The run identity of `cfg`; its defaults are the same pipeline composed without overrides."""
+    choices = identity.group_choices(overrides) or [f"pipeline={cfg.pipeline.name}"]
+    return identity.compute(cfg, compose(choices[-1:]))
+
+
+def previous_run(mode: str, found: Sequence[runs.RunRecord]) -> runs.RunRecord | None:
+    """The run that makes training unnecessary under `mode`, among runs with the same uid.
+
+    Args:
+        mode: `cached` (a FINISHED run is enough), `retry` (the last run, unless it FAILED or was
+            KILLED), or `force` (never).
+        found: the runs with the same `run.uid`, newest first.
+
+    Returns:
+        That run, or None when the pipeline must train.
+    """
+    if mode == "cached":
+        return next((r for r in found if r.status == "FINISHED"), None)
+    if mode == "retry" and found and found[0].status not in ("FAILED", "KILLED"):
+        return found[0]
+    return None
+
+
+def _report_previous(record: runs.RunRecord, ident: Identity, mode: str) -> None:
+    shown = "  ".join(f"{k}={v:.4f}" for k, v in sorted(record.metrics.items()))
+    verb = (
+        "is still RUNNING"
+        if record.status == "RUNNING"
+        else f"{record.status} {runs.age(record.start_time)} ago"
+    )
+    print(
+        f"Cached: run {record.run_id} {verb} with the same run.uid {ident.short} (mode={mode}); "
+        "nothing trained."
+    )
+    print(f"  metrics: {shown or '(none)'}")
+    print("  train again anyway with mode=force")
 
 
 def _log_config(cfg: DictConfig, overrides: Sequence[str]) -> None:
@@ -193,16 +263,27 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
             f"The {cfg.branch.name} super-branch refuses a dirty git tree ({shown}). "
             "Commit or stash your changes, then run again; or run on branch=development."
         )
+    mode = str(OmegaConf.select(cfg, "mode", default="cached"))
+    if mode not in MODES:
+        raise UserError(f"Unknown mode '{mode}'. Use mode=cached (the default), mode=force or mode=retry.")
+    ident = identity_of(cfg, overrides)
+    uri = tracking.resolve_uri(str(cfg.tracking.uri))
+    # Decided before the pipeline (and its model library) is imported: a cached hit stays quick.
+    if mode != "force":
+        found = runs.reader(uri).search([str(cfg.pipeline.name)], uid=ident.uid, limit=20)
+        hit = previous_run(mode, found)
+        if hit is not None:
+            _report_previous(hit, ident, mode)
+            return 0
     module = load_pipeline(str(cfg.pipeline.code))
 
     import mlflow
 
-    uri = tracking.resolve_uri(str(cfg.tracking.uri))
-    tracking.connect(uri)
+    uri = tracking.connect(uri)
     exp_id = tracking.experiment_id(str(cfg.pipeline.name), uri)
     tracking.reset()
     started = time.monotonic()
-    active = mlflow.start_run(experiment_id=exp_id, tags=run_tags(cfg, git))
+    active = mlflow.start_run(experiment_id=exp_id, tags=run_tags(cfg, git, ident))
     run_id = active.info.run_id
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:

@@ -18,6 +18,8 @@ from typing import Any
 from mlrepo import ROOT
 
 SQLITE_PREFIX = "sqlite:///"
+#: How long a SQLite writer waits for another one's lock before "database is locked".
+BUSY_TIMEOUT_S = 120
 
 
 def resolve_uri(configured: str, root: Path = ROOT) -> str:
@@ -86,27 +88,42 @@ def artifact_location(uri: str, experiment: str) -> str | None:
     return (db.parent / "artifacts" / experiment).as_uri()
 
 
-def connect(uri: str) -> None:
+def with_busy_timeout(uri: str, seconds: int = BUSY_TIMEOUT_S) -> str:
+    """A SQLite URI with a busy timeout (`?timeout=`), so parallel writers wait instead of failing.
+
+    Other URIs, and SQLite URIs that already set one, are returned unchanged.
+    """
+    if sqlite_path(uri) is None or "timeout=" in uri:
+        return uri
+    return uri + ("&" if "?" in uri else "?") + f"timeout={seconds}"
+
+
+def connect(uri: str) -> str:
     """Point MLflow at `uri`, creating a SQLite store's schema once, under the lock.
 
     Args:
         uri: an absolute tracking URI (see `resolve_uri`).
+
+    Returns:
+        The URI MLflow now uses (a SQLite one gets a busy timeout): pass it to `MlflowClient`.
     """
     import mlflow
 
+    uri = with_busy_timeout(uri)
     mlflow.set_tracking_uri(uri)
     db = sqlite_path(uri)
     if db is None or _schema_ready(db):
-        return
+        return uri
     with store_lock(uri):
         if _schema_ready(db):
-            return
+            return uri
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
         SqlAlchemyStore(uri, (db.parent / "artifacts").as_uri())
         with sqlite3.connect(db) as conn:
             # WAL lets readers and one writer work at once; it is a property of the file.
             conn.execute("PRAGMA journal_mode=WAL")
+    return uri
 
 
 def experiment_id(name: str, uri: str) -> str:

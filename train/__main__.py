@@ -1,7 +1,10 @@
 """`python -m train pipeline=<name> [branch=production] [key=value ...]`: the Hydra entry point.
 
-It only composes the config; `mlrepo.runner` does the rest.
+It only composes the config; `mlrepo.runner` does the rest. `python -m train runs` lists runs
+(`mlrepo.runs`).
 """
+
+import sys
 
 import hydra
 from omegaconf import DictConfig
@@ -17,5 +20,9 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["runs"]:
+        from mlrepo.runs import main as list_runs
+
+        sys.exit(list_runs(sys.argv[2:]))
     register_resolvers()
     runner.launch(main)

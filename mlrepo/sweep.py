@@ -1,0 +1,183 @@
+"""Sweeps (`python -m train -m ...`): a parent run groups the jobs, a progress bar counts them.
+
+`SweepCallback` is a Hydra callback (see `hydra.callbacks` in `conf/config.yaml`). In the
+process that launches the sweep it creates the parent MLflow run (tag `sweep.id`), hands the
+sweep to the jobs through environment variables (which local workers and SLURM jobs inherit),
+draws a progress bar while they run, and closes the parent run FINISHED or FAILED. Each job
+records its exit code as a file in the sweep's folder: that works for every launcher.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+ENV_ID = "MLREPO_SWEEP_ID"
+ENV_PARENT = "MLREPO_SWEEP_PARENT_RUN"
+ENV_DIR = "MLREPO_SWEEP_DIR"
+
+log = logging.getLogger("mlrepo.sweep")
+
+
+class _Outcome:
+    """What the last sweep in this process ended with (read by the entry point for its exit code)."""
+
+    failed = 0
+    total = 0
+
+
+outcome = _Outcome()
+
+
+def job_tags() -> dict[str, str]:
+    """The tags that tie a job's run to its sweep (`sweep.id`, `mlflow.parentRunId`), if in one."""
+    tags = {}
+    if os.environ.get(ENV_ID):
+        tags["sweep.id"] = os.environ[ENV_ID]
+    if os.environ.get(ENV_PARENT):
+        tags["mlflow.parentRunId"] = os.environ[ENV_PARENT]
+    return tags
+
+
+def record_job(num: int, code: int) -> None:
+    """Record that job `num` of the current sweep ended with exit code `code`."""
+    folder = os.environ.get(ENV_DIR)
+    if folder:
+        (Path(folder) / f"job-{num}.exit").write_text(str(code))
+
+
+def results(folder: Path) -> dict[int, int]:
+    """The exit codes the jobs of a sweep recorded so far, by job number."""
+    return {int(p.stem.split("-")[1]): int(p.read_text() or 1) for p in folder.glob("job-*.exit")}
+
+
+def count_jobs(overrides: list[str]) -> int:
+    """How many jobs a sweep's command-line overrides expand to (`a=1,2 b=x,y` gives 4)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    total = 1
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if override.is_sweep_override():
+            total *= len(list(override.sweep_string_iterator()))
+    return total
+
+
+def progress_line(done: int, total: int, failed: int, width: int = 24) -> str:
+    """`[#########...............] 3/8 jobs done (1 failed)`."""
+    filled = int(width * done / total) if total else width
+    extra = f" ({failed} failed)" if failed else ""
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} jobs done{extra}"
+
+
+class _Progress(threading.Thread):
+    """Redraws the progress bar on stderr until stopped (one line per change when not a tty)."""
+
+    def __init__(self, folder: Path, total: int) -> None:
+        super().__init__(daemon=True)
+        self.folder, self.total = folder, total
+        self.stopped = threading.Event()
+        self.last = ""
+
+    def draw(self) -> None:
+        codes = results(self.folder)
+        line = progress_line(len(codes), self.total, sum(1 for c in codes.values() if c != 0))
+        if line == self.last:
+            return
+        self.last = line
+        if sys.stderr.isatty():
+            sys.stderr.write("\r" + line)
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.5):
+            self.draw()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+        self.draw()
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+
+
+class SweepCallback(Callback):
+    """Hydra callback: the parent run, the progress bar and the outcome of a sweep."""
+
+    def __init__(self) -> None:
+        """Nothing happens until a multirun starts."""
+        self.progress: _Progress | None = None
+        self.folder: Path | None = None
+        self.parent: str | None = None
+        self.uri = ""
+        self.total = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Launchers pickle the callbacks for their workers: a worker needs none of this state."""
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle as a fresh callback."""
+        self.__init__()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Create the sweep's folder and parent run, export them to the jobs, start the bar."""
+        from mlrepo import tracking
+
+        sweep_id = uuid.uuid4().hex[:12]
+        overrides = list(config.hydra.overrides.task)
+        self.total = count_jobs(overrides)
+        self.folder = Path(str(config.paths.outputs)) / "sweeps" / sweep_id
+        self.folder.mkdir(parents=True, exist_ok=True)
+        pipeline = str(config.pipeline.name)
+        # The store's schema and the experiment exist before any job starts: parallel jobs
+        # creating them race (see tracking.connect).
+        self.uri = tracking.connect(tracking.resolve_uri(str(config.tracking.uri)))
+        from mlflow.tracking import MlflowClient
+
+        exp_id = tracking.experiment_id(pipeline, self.uri)
+        tags = {
+            "sweep.id": sweep_id,
+            "sweep.total": str(self.total),
+            "sweep.overrides": " ".join(overrides)[:5000],
+            "pipeline": pipeline,
+            "branch": str(OmegaConf.select(config, "branch.name", default="")),
+            "mlflow.runName": f"sweep-{sweep_id}",
+        }
+        self.parent = MlflowClient(self.uri).create_run(exp_id, tags=tags).info.run_id
+        os.environ.update({ENV_ID: sweep_id, ENV_PARENT: self.parent, ENV_DIR: str(self.folder)})
+        print(f"Sweep {sweep_id}: {self.total} jobs, parent run {self.parent}", file=sys.stderr)
+        self.progress = _Progress(self.folder, self.total)
+        self.progress.start()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Stop the bar, close the parent run, and remember how many jobs failed."""
+        if self.progress is None or self.folder is None:
+            return
+        self.progress.stop()
+        codes = results(self.folder)
+        failed = sum(1 for c in codes.values() if c != 0) + max(0, self.total - len(codes))
+        outcome.failed, outcome.total = failed, self.total
+        from mlflow.tracking import MlflowClient
+
+        status = "FINISHED" if failed == 0 else "FAILED"
+        client = MlflowClient(self.uri)
+        client.set_tag(self.parent, "sweep.failed", str(failed))
+        client.set_terminated(self.parent, status=status)
+        for key in (ENV_ID, ENV_PARENT, ENV_DIR):
+            os.environ.pop(key, None)
+        print(
+            f"Sweep {self.folder.name} {status}: {self.total - failed}/{self.total} jobs succeeded"
+            + (f", {failed} failed (see `python -m train runs --sweep {self.folder.name}`)" if failed else "")
+            + f"; parent run {self.parent}",
+            file=sys.stderr,
+        )
