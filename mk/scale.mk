@@ -1,0 +1,20 @@
+# Run identity, sweeps, SLURM and the production tracking server (issue 3).
+.PHONY: runs sweep slurm-up slurm-down mlflow-server mlflow-server-stop
+
+runs: init ## List runs: status, pipeline, uid, changed params, main metric, age (ARGS="--watch")
+	$(PY) -m train runs $(ARGS)
+
+sweep: init ## Sweep in parallel on this machine (ARGS="model.C=0.1,1,10")
+	$(PY) -m train -m pipeline=$(PIPELINE) launcher=local $(ARGS)
+
+slurm-up: ## Start a single-node SLURM cluster on this machine (root; installs slurm-wlm + munge)
+	bash scripts/slurm.sh start
+
+slurm-down: ## Stop the single-node SLURM cluster
+	bash scripts/slurm.sh stop
+
+mlflow-server: init ## Start PostgreSQL + the production MLflow tracking server on http://127.0.0.1:5050
+	bash scripts/mlflow-server.sh start
+
+mlflow-server-stop: ## Stop the production MLflow tracking server and its PostgreSQL
+	bash scripts/mlflow-server.sh stop
