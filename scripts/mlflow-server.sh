@@ -32,7 +32,7 @@ start() {
   else
     # Its own session, so that stop ends the server and its workers together.
     setsid "$PY" -m mlflow server \
-      --backend-store-uri "postgresql://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB" \
+      --backend-store-uri "postgresql+psycopg2://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB" \
       --artifacts-destination "$DIR/artifacts" --serve-artifacts \
       --host 127.0.0.1 --port "$PORT" --workers 2 >"$DIR/server.log" 2>&1 &
     echo $! >"$DIR/server.pid"
