@@ -1,0 +1,72 @@
+"""Sweeps with `launcher=local` (joblib): a parent run, tagged children, a progress bar, and
+a failed job that does not stop the others; plus many parallel writers on one SQLite store."""
+
+import subprocess
+
+import pytest
+from conftest import PYTHON, ROOT, runs, train
+from scale_support import by_tag, sweep_outputs
+
+from mlrepo.sweep import count_jobs, progress_line
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_local_sweep_groups_its_runs_under_a_parent(tracking_uri, tmp_path):
+    done = train("-m", "pipeline=train_iris", "model.C=0.1,0.5", "launcher=local", sweep_outputs(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2/2 jobs done" in done.stderr
+    found = runs(tracking_uri, "train_iris")
+    (parent,) = [r for r in found if "run.uid" not in r.data.tags]
+    sweep_id = parent.data.tags["sweep.id"]
+    assert parent.info.status == "FINISHED" and parent.data.tags["sweep.total"] == "2"
+    children = by_tag(found, "mlflow.parentRunId", parent.info.run_id)
+    assert len(children) == 2 == len(found) - 1
+    assert {r.data.tags["sweep.id"] for r in children} == {sweep_id}
+    assert {r.data.params["model.C"] for r in children} == {"0.1", "0.5"}
+    assert all(r.info.status == "FINISHED" for r in children)
+    assert len({r.data.tags["run.uid"] for r in children}) == 2
+
+    # The same sweep again: every job is a cached hit, nothing is trained.
+    again = train("-m", "pipeline=train_iris", "model.C=0.1,0.5", "launcher=local", sweep_outputs(tmp_path))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("Cached: run") == 2
+    assert len([r for r in runs(tracking_uri, "train_iris") if "run.uid" in r.data.tags]) == 2
+
+
+def test_a_failed_job_does_not_stop_the_sweep_which_exits_non_zero(tracking_uri, tmp_path):
+    # test_size=5.0 makes sklearn fail inside train(); the other job must still finish.
+    done = train(
+        "-m", "pipeline=train_iris", "data.test_size=0.3,5.0", "launcher=local", sweep_outputs(tmp_path)
+    )
+    assert done.returncode == 1
+    assert "2/2 jobs done (1 failed)" in done.stderr
+    found = runs(tracking_uri, "train_iris")
+    statuses = sorted(r.info.status for r in found if "run.uid" in r.data.tags)
+    assert statuses == ["FAILED", "FINISHED"]
+    (parent,) = [r for r in found if "run.uid" not in r.data.tags]
+    assert parent.info.status == "FAILED" and parent.data.tags["sweep.failed"] == "1"
+
+
+def test_job_counting_and_the_progress_line():
+    assert count_jobs(["pipeline=train_iris", "model.C=0.1,1,10", "train.seed=1,2"]) == 6
+    assert count_jobs(["pipeline=train_iris"]) == 1
+    assert progress_line(3, 8, 1, width=8) == "[###.....] 3/8 jobs done (1 failed)"
+
+
+def test_eight_processes_writing_runs_into_one_sqlite_store_lose_none():
+    done = subprocess.run(
+        [PYTHON, str(ROOT / "bench" / "sqlite_concurrency.py"), "--procs", "8", "--runs", "10"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "runs written 80, found FINISHED and complete 80" in done.stdout
+    assert "lost 0   errors 0   runs in the Default experiment 0" in done.stdout
+
+
+def test_a_sweep_with_a_mistake_exits_2_before_anything_runs(tracking_uri):
+    done = train("-m", "pipeline=train_iris,nope", "model.C=1,2")
+    assert done.returncode == 2 and "Unknown pipeline 'nope'" in done.stderr
+    assert runs(tracking_uri, "train_iris") == []
