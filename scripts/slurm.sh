@@ -56,9 +56,13 @@ node_state() {
 start() {
   install
   configure
-  if ! pgrep -u munge -x munged >/dev/null; then
-    runuser -u munge -- /usr/sbin/munged
+  if [ ! -S /run/munge/munge.socket.2 ] || ! pgrep -u munge -x munged >/dev/null; then
+    runuser -u munge -- /usr/sbin/munged --force
   fi
+  for _ in $(seq 1 20); do
+    [ -S /run/munge/munge.socket.2 ] && break
+    sleep 0.5
+  done
   if [ ! -s "$STATE_DIR/slurmctld.pid" ] || ! kill -0 "$(cat "$STATE_DIR/slurmctld.pid")" 2>/dev/null; then
     slurmctld
   fi
@@ -84,10 +88,14 @@ stop_pidfile() {
     local pid
     pid=$(cat "$pidfile")
     if kill "$pid" 2>/dev/null; then
-      for _ in $(seq 1 20); do
+      for _ in $(seq 1 40); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.5
       done
+      # A slurmd still retrying its registration can ignore SIGTERM.
+      if kill -0 "$pid" 2>/dev/null; then
+        kill -9 "$pid" 2>/dev/null || true
+      fi
     fi
     rm -f "$pidfile"
   fi
@@ -96,9 +104,8 @@ stop_pidfile() {
 stop() {
   stop_pidfile "$STATE_DIR/slurmd.pid"
   stop_pidfile "$STATE_DIR/slurmctld.pid"
-  if [ -s /run/munge/munged.pid ]; then
-    kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
-  fi
+  # Waits until each daemon has exited, so that a `start` right after finds none half-stopped.
+  stop_pidfile /run/munge/munged.pid
   echo "SLURM stopped"
 }
 
