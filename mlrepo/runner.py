@@ -94,12 +94,20 @@ def launch(main: Callable[[], None], argv: Sequence[str] | None = None) -> None:
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(exc.exit_code)
-    main()
-    if multirun:
-        from mlrepo.sweep import outcome
+    if not multirun:
+        main()
+        return
+    from mlrepo import sweep
 
-        if outcome.failed:
-            sys.exit(EXIT_FAILED)
+    try:
+        main()
+    except KeyboardInterrupt:
+        sweep.close_open_sweep("KILLED")
+        sys.exit(EXIT_KILLED)
+    finally:
+        sweep.close_open_sweep("FAILED")  # only when the launcher crashed before the sweep's end
+    if sweep.outcome.failed:
+        sys.exit(EXIT_FAILED)
 
 
 def usage() -> str:

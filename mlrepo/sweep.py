@@ -35,6 +35,8 @@ class _Outcome:
 
 
 outcome = _Outcome()
+#: The sweep this process has open, so that a crash or Ctrl-C can still close its parent run.
+_open: SweepCallback | None = None
 
 
 def job_tags() -> dict[str, str]:
@@ -158,11 +160,15 @@ class SweepCallback(Callback):
         print(f"Sweep {sweep_id}: {self.total} jobs, parent run {self.parent}", file=sys.stderr)
         self.progress = _Progress(self.folder, self.total)
         self.progress.start()
+        global _open
+        _open = self
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Stop the bar, close the parent run, and remember how many jobs failed."""
         if self.progress is None or self.folder is None:
             return
+        global _open
+        _open = None
         self.progress.stop()
         codes = results(self.folder)
         failed = sum(1 for c in codes.values() if c != 0) + max(0, self.total - len(codes))
@@ -181,3 +187,23 @@ class SweepCallback(Callback):
             + f"; parent run {self.parent}",
             file=sys.stderr,
         )
+
+    def abandon(self, status: str) -> None:
+        """End the parent run with `status` when the sweep stopped before its end (crash, Ctrl-C)."""
+        from mlflow.tracking import MlflowClient
+
+        if self.progress is not None:
+            self.progress.stopped.set()
+        MlflowClient(self.uri).set_terminated(self.parent, status=status)
+        for key in (ENV_ID, ENV_PARENT, ENV_DIR):
+            os.environ.pop(key, None)
+        print(f"\nSweep {self.folder.name if self.folder else '?'} ended {status}: parent run {self.parent}",
+              file=sys.stderr)  # fmt: skip
+
+
+def close_open_sweep(status: str) -> None:
+    """Close the parent run of a sweep that did not reach its end (the entry point calls it)."""
+    global _open
+    if _open is not None:
+        sweep, _open = _open, None
+        sweep.abandon(status)

@@ -1,7 +1,9 @@
 """Sweeps with `launcher=local` (joblib): a parent run, tagged children, a progress bar, and
 a failed job that does not stop the others; plus many parallel writers on one SQLite store."""
 
+import signal
 import subprocess
+import time
 
 import pytest
 from conftest import PYTHON, ROOT, runs, train
@@ -70,3 +72,20 @@ def test_a_sweep_with_a_mistake_exits_2_before_anything_runs(tracking_uri):
     done = train("-m", "pipeline=train_iris,nope", "model.C=1,2")
     assert done.returncode == 2 and "Unknown pipeline 'nope'" in done.stderr
     assert runs(tracking_uri, "train_iris") == []
+
+
+def test_an_interrupted_sweep_ends_its_parent_run_killed(tracking_uri, tmp_path):
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "train", "-m", "pipeline=train_iris", "model.C=3.1,3.2,3.3,3.4", "launcher=local",
+         sweep_outputs(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    for line in proc.stderr:
+        if line.startswith("Sweep "):  # the parent run exists
+            break
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    (parent,) = [r for r in runs(tracking_uri, "train_iris") if "run.uid" not in r.data.tags]
+    assert parent.info.status == "KILLED"
