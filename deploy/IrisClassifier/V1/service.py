@@ -1,0 +1,145 @@
+"""The IrisClassifier V1 BentoML service: `POST /predict` with `{"records": [{...}, ...]}`.
+
+    cd deploy/IrisClassifier/V1 && bentoml serve service:IrisClassifier   # http://127.0.0.1:3000
+
+Records are checked against the columns and dtypes of `sample-input.csv`; every bad input
+(a missing or extra column, a wrong type, a null or NaN, an empty list, too many records, a
+body over `MAX_BODY_BYTES`, a body that is not JSON) is answered 400/413 with a message that
+names the problem. Valid records from concurrent requests are grouped by BentoML's adaptive
+batching (`classify`) before they reach the model.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import bentoml
+import common
+from bentoml.exceptions import BadInput
+
+IMAGE = bentoml.images.Image(
+    # No image can be pulled here: scripts/base-image.sh builds this one (Debian's python3 + uv).
+    # A distro BentoML does not know: it installs no system packages (its default for debian is
+    # build-essential and git, which a scikit-learn service does not need).
+    base_image="localbase:bookworm",
+    distro="localbase",
+    python_version="3.11",
+).python_packages(
+    # Pinned to Pipfile.lock (a test checks they agree). mlflow-skinny is enough to load the
+    # pyfunc model; skops reads the scikit-learn model that MLflow 3 saved.
+    "bentoml==1.4.39",
+    "mlflow-skinny==3.17.2",
+    "scikit-learn==1.9.1",
+    "skops==0.16.0",
+    "pandas==3.1.1",
+    "numpy==2.4.6",
+)
+"""The container: base image and Python packages (`bentoml build` locks them with uv)."""
+
+SCHEMA = common.read_schema()
+"""The input schema (column: kind), read from the sample input when the service is defined."""
+
+MAX_BODY_BYTES = 1_000_000
+"""The largest request body accepted (about 5 000 records)."""
+
+
+class BodyLimit:
+    """ASGI middleware: answer 413 to a request whose body is over `limit` bytes.
+
+    The body is read here (declared length or not) and replayed to the app, so a chunked
+    upload cannot slip past the limit.
+    """
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
+        """Wrap `app`, refusing bodies over `limit` bytes."""
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Handle one ASGI request."""
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send, int(declared))
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                await self._refuse(send, size)
+                return
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Any, size: int) -> None:
+        text = json.dumps({"error": f"request body of {size}+ bytes is over the limit of {self.limit} bytes"})
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": text.encode()})
+
+
+@bentoml.service(image=IMAGE, traffic={"timeout": 30})
+class IrisClassifier:
+    """Predict the Iris species of flower measurements (cm) with the imported MLflow model."""
+
+    bento_model = bentoml.models.BentoModel(f"{common.MODEL_NAME}:latest")
+
+    def __init__(self) -> None:
+        """Load the model from the BentoML model store."""
+        self.model = bentoml.mlflow.load_model(self.bento_model)
+
+    @bentoml.api
+    async def predict(self, records: Any = None) -> dict:
+        """Predict the species of each record.
+
+        Args:
+            records: a list of objects with the sample input's columns, e.g.
+                `[{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]`.
+
+        Returns:
+            `{"predictions": ["setosa", ...], "timestamp": "<UTC ISO 8601>", "model": "<tag>"}`.
+        """
+        if records is None:
+            raise BadInput("the body must be a JSON object with 'records': a list of records")
+        try:
+            checked = common.check_records(records, SCHEMA)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        labels = await self.to_async.classify(checked)
+        return {
+            "predictions": labels,
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "model": str(self.bento_model.tag),
+        }
+
+    @bentoml.api(batchable=True, max_batch_size=1000, max_latency_ms=1000)
+    def classify(self, records: list[dict[str, Any]]) -> list[str]:
+        """The batched inner step: valid records from many requests at once (call `/predict`)."""
+        import pandas as pd
+
+        try:
+            checked = common.check_records(records, SCHEMA, limit=len(records))
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        return [str(label) for label in self.model.predict(pd.DataFrame(checked, columns=list(SCHEMA)))]
+
+
+IrisClassifier.add_asgi_middleware(BodyLimit, limit=MAX_BODY_BYTES)

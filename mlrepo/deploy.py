@@ -1,0 +1,352 @@
+"""Machinery shared by deploys (`deploy/<Model>/V<n>/`): find the run to ship, import it into
+BentoML, predict from the command line or a CSV, record lineage on the run.
+
+Command line (what `make predict`, `make predict-batch` and `ecr.sh` call):
+
+    python -m mlrepo.deploy predict --model IrisClassifier/V1 5.1 3.5 1.4 0.2
+    python -m mlrepo.deploy predict-batch --model IrisClassifier/V1 --file rows.csv [--out out.csv]
+    python -m mlrepo.deploy tag-run --run-id ID deploy.image_uri=... deploy.image_digest=...
+
+MLflow and BentoML are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from mlrepo import ROOT
+from mlrepo.errors import UserError
+
+DEPLOY_DIR = ROOT / "deploy"
+MODEL_ARTIFACT = "model"
+#: Run tags copied into the BentoML model's labels (label name: run tag).
+LINEAGE_TAGS = {
+    "pipeline": "pipeline",
+    "branch": "branch",
+    "git_commit": "git.commit",
+    "git_dirty": "git.dirty",
+    "dataset_version": "dataset.version",
+    "run_uid": "run.uid",
+}
+
+
+@dataclass
+class ChosenRun:
+    """The MLflow run a deploy ships.
+
+    Attributes:
+        run_id: the MLflow run id.
+        uri: the tracking URI it lives in.
+        metric: the pipeline's main metric name.
+        value: its value for this run (None when the run has not logged it).
+        tags: the run's tags.
+    """
+
+    run_id: str
+    uri: str
+    metric: str
+    value: float | None
+    tags: dict[str, str]
+
+
+def available_deploys(root: Path = DEPLOY_DIR) -> list[str]:
+    """The deploys in the repository, as `Model/V<n>` (folders holding a `common.py`)."""
+    return sorted(str(p.parent.relative_to(root)) for p in root.glob("*/V*/common.py"))
+
+
+def load_common(model: str, root: Path = DEPLOY_DIR) -> ModuleType:
+    """Load `deploy/<model>/common.py` (deploy folders are not packages: loaded by path).
+
+    Args:
+        model: the deploy, e.g. `IrisClassifier/V1`.
+        root: the folder holding the deploys.
+
+    Raises:
+        UserError: no such deploy.
+    """
+    path = root / model / "common.py"
+    if not path.is_file():
+        raise UserError(
+            f"Unknown deploy '{model}': there is no deploy/{model}/common.py. "
+            f"Available deploys: {', '.join(available_deploys(root)) or 'none'}. Pass MODEL=<Model>/V<n>."
+        )
+    name = "deploy_common_" + model.replace("/", "_")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    # cloudpickle pickles functions by value only from a module it can find in sys.modules.
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def pipeline_setup(pipeline: str, branch: str) -> tuple[str, str]:
+    """The tracking URI and main metric of `pipeline` on the super-branch `branch`.
+
+    Returns:
+        `(uri, metric)`: the URI resolved as the runner does (MLFLOW_TRACKING_URI wins).
+    """
+    from mlrepo.config import compose
+    from mlrepo.tracking import resolve_uri
+
+    cfg = compose([f"pipeline={pipeline}", f"branch={branch}"])
+    return resolve_uri(str(cfg.tracking.uri)), str(cfg.pipeline.metric)
+
+
+def choose_run(pipeline: str, branch: str = "development", run_id: str | None = None) -> ChosenRun:
+    """The run to deploy: `run_id` if given, else the best FINISHED run of `pipeline` by its metric.
+
+    Ties go to the newest run. Runs without the metric (a sweep's parent run) are skipped.
+
+    Args:
+        pipeline: the pipeline (experiment) name, e.g. `train_iris`.
+        branch: the super-branch whose tracking store is read.
+        run_id: an explicit run id.
+
+    Raises:
+        UserError: the run does not exist, is not FINISHED, or no run qualifies.
+    """
+    from mlrepo.runs import reader
+
+    uri, metric = pipeline_setup(pipeline, branch)
+    found = reader(uri).search([pipeline], limit=100000)
+    if run_id:
+        match = [r for r in found if r.run_id == run_id]
+        if not match:
+            raise UserError(
+                f"Run '{run_id}' is not a run of pipeline '{pipeline}' in the store {uri}. "
+                "List runs with `make runs`, or leave --run-id out to take the best one."
+            )
+        if match[0].status != "FINISHED":
+            raise UserError(f"Run '{run_id}' is {match[0].status}; only a FINISHED run can be deployed.")
+        run = match[0]
+    else:
+        scored = [r for r in found if r.status == "FINISHED" and metric in r.metrics]
+        if not scored:
+            raise UserError(
+                f"No FINISHED run of pipeline '{pipeline}' with metric '{metric}' in the store {uri} "
+                f"(super-branch {branch}). Train one first: `make train PIPELINE={pipeline}`."
+            )
+        run = max(scored, key=lambda r: r.metrics[metric])  # max keeps the first (newest) of equals
+    return ChosenRun(run.run_id, uri, metric, run.metrics.get(metric), dict(run.tags))
+
+
+def import_run(common: ModuleType, run: ChosenRun) -> str:
+    """Import the run's logged model into the BentoML model store with its lineage.
+
+    Labels hold the run id and the lineage tags; custom objects hold the deploy's schema, its
+    sample input and its input checks (pickled by value, so loading needs no `common` module).
+
+    Args:
+        common: the deploy's `common.py` module (see `load_common`).
+        run: the run to import.
+
+    Returns:
+        The BentoML model tag, `name:version`.
+    """
+    import bentoml
+    import mlflow
+    import pandas as pd
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep ecr.sh's log readable
+    mlflow.set_tracking_uri(run.uri)
+    labels = {"run_id": run.run_id, "metric": run.metric}
+    labels.update({label: run.tags[tag] for label, tag in LINEAGE_TAGS.items() if tag in run.tags})
+    custom_objects = {
+        "schema": common.read_schema(),
+        "sample_input": pd.read_csv(common.SAMPLE_INPUT),
+        "check_records": common.check_records,
+        "record_problem": common.record_problem,
+    }
+    model = bentoml.mlflow.import_model(
+        common.MODEL_NAME,
+        model_uri=f"runs:/{run.run_id}/{MODEL_ARTIFACT}",
+        labels=labels,
+        custom_objects=custom_objects,
+        external_modules=[common],
+        metadata={"tracking_uri": run.uri, run.metric: run.value},
+    )
+    return str(model.tag)
+
+
+def tag_run(run_id: str, tags: Mapping[str, str], uri: str) -> None:
+    """Set tags on an MLflow run (deploy lineage: the image URI and digest)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
+
+
+# --- prediction from the command line and from a CSV -----------------------------------------
+
+
+def load_bento_model(common: ModuleType) -> tuple[Any, dict[str, str]]:
+    """The deploy's latest model in the BentoML model store, as an MLflow pyfunc, and its schema.
+
+    Raises:
+        UserError: the store holds no such model.
+    """
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        stored = bentoml.models.get(f"{common.MODEL_NAME}:latest")
+    except NotFound:
+        raise UserError(
+            f"The BentoML model store has no model '{common.MODEL_NAME}'. Import the best run first: "
+            "`make bento-model MODEL=<Model>/V<n>` (or run create_bento_model.py in the deploy folder)."
+        ) from None
+    return bentoml.mlflow.load_model(stored), stored.custom_objects["schema"]
+
+
+def parse_cell(text: str, kind: str) -> Any:
+    """Turn one CSV cell into the value the schema expects (an empty cell becomes None).
+
+    A cell that cannot be read as its kind is returned as the text, so that the input
+    check names it.
+    """
+    text = text.strip()
+    if text == "":
+        return None
+    try:
+        if kind == "number":
+            return float(text)
+        if kind == "integer":
+            return int(text)
+    except ValueError:
+        return text
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(text.lower(), text)
+    return text
+
+
+def predict_batch(common: ModuleType, source: Path, dest: Path) -> tuple[int, list[tuple[int, str]]]:
+    """Predict every row of a CSV; write the rows with a `prediction` and an `error` column.
+
+    Columns beyond the schema's are kept in the output (ids, labels) and not given to the model.
+
+    Args:
+        common: the deploy's `common.py` module.
+        source: the input CSV, with a header row.
+        dest: where the output CSV goes.
+
+    Returns:
+        `(predicted, bad)`: how many rows were predicted, and `(row number, problem)` for each bad
+        row (row 1 is the first line after the header).
+
+    Raises:
+        UserError: the file is missing, empty, or lacks a schema column.
+    """
+    import pandas as pd
+
+    if not source.is_file():
+        raise UserError(f"No such file: {source}. Pass FILE=<path to a CSV with a header row>.")
+    try:
+        raw = pd.read_csv(source, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{source} is empty; it needs a header row and at least one row.") from None
+    model, schema = load_bento_model(common)
+    missing = [c for c in schema if c not in raw.columns]
+    if missing:
+        raise UserError(
+            f"{source} lacks column(s) {', '.join(missing)}; its header must name {', '.join(schema)}."
+        )
+    good_rows, good_records, bad = [], [], []
+    errors = [""] * len(raw)
+    for position, row in enumerate(raw[list(schema)].to_dict("records")):
+        record = {col: parse_cell(row[col], kind) for col, kind in schema.items()}
+        problem = common.record_problem(record, schema)
+        if problem:
+            bad.append((position + 1, problem))
+            errors[position] = problem
+        else:
+            good_rows.append(position)
+            good_records.append(record)
+    predictions = [""] * len(raw)
+    if good_records:
+        for position, label in zip(good_rows, model.predict(pd.DataFrame(good_records)), strict=True):
+            predictions[position] = str(label)
+    out = raw.copy()
+    out["prediction"] = predictions
+    out["error"] = errors
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(dest, index=False)
+    return len(good_records), bad
+
+
+def predict_one(common: ModuleType, values: Sequence[str]) -> str:
+    """Predict one record given as values in the schema's column order.
+
+    Raises:
+        UserError: the wrong number of values, or a value of the wrong kind.
+    """
+    import pandas as pd
+
+    model, schema = load_bento_model(common)
+    if len(values) != len(schema):
+        raise UserError(
+            f"Expected {len(schema)} values ({', '.join(schema)}), got {len(values)}: "
+            f'pass them as ARGS="{" ".join("<" + c + ">" for c in schema)}".'
+        )
+    record = {col: parse_cell(v, kind) for (col, kind), v in zip(schema.items(), values, strict=True)}
+    problem = common.record_problem(record, schema)
+    if problem:
+        raise UserError(f"Bad input: {problem}.")
+    return str(model.predict(pd.DataFrame([record]))[0])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m mlrepo.deploy predict|predict-batch|tag-run ...`.
+
+    Returns:
+        The exit code: 0 done, 1 some rows of a batch were bad (the output is still written),
+        2 a mistake in the command.
+    """
+    parser = argparse.ArgumentParser(prog="python -m mlrepo.deploy", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    one = sub.add_parser("predict", help="predict one record given as values")
+    one.add_argument("--model", required=True, help="the deploy, e.g. IrisClassifier/V1")
+    one.add_argument("values", nargs="*", help="one value per input column, in the sample input's order")
+    batch = sub.add_parser("predict-batch", help="predict every row of a CSV")
+    batch.add_argument("--model", required=True, help="the deploy, e.g. IrisClassifier/V1")
+    batch.add_argument("--file", required=True, type=Path, help="the input CSV (with a header row)")
+    batch.add_argument("--out", type=Path, help="the output CSV (default outputs/predictions/<name>)")
+    tag = sub.add_parser("tag-run", help="set tags on a run (deploy lineage)")
+    tag.add_argument("--run-id", required=True)
+    tag.add_argument("--pipeline", required=True, help="the pipeline the run belongs to")
+    tag.add_argument("--branch", default="development", help="the super-branch whose store holds it")
+    tag.add_argument("tags", nargs="+", help="KEY=VALUE")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "tag-run":
+            pairs = dict(t.split("=", 1) for t in args.tags if "=" in t)
+            if len(pairs) != len(args.tags):
+                raise UserError("Tags are given as KEY=VALUE.")
+            uri, _ = pipeline_setup(args.pipeline, args.branch)
+            tag_run(args.run_id, pairs, uri)
+            return 0
+        common = load_common(args.model)
+        if args.command == "predict":
+            print(predict_one(common, args.values))
+            return 0
+        dest = args.out or ROOT / "outputs" / "predictions" / f"{args.file.stem}-predictions.csv"
+        predicted, bad = predict_batch(common, args.file, dest)
+        for row, problem in bad:
+            print(f"row {row}: {problem}", file=sys.stderr)
+        print(f"{predicted} rows predicted, {len(bad)} bad rows; wrote {dest}")
+        return 1 if bad else 0
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
