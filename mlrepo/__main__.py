@@ -1,0 +1,148 @@
+"""`python -m mlrepo check|diagrams|pr-check|prune|rules`: the repository's gates from the command line.
+
+Exit codes: 0 clean, 1 a rule is broken (each violation printed as `RULE-ID path:line message`
+with how to fix it), 2 a mistake in the command (one paragraph, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from mlrepo import ROOT
+from mlrepo.errors import UserError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mlrepo", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="check the repository's rules (exit 1 on a violation)")
+    check.add_argument("--root", type=Path, default=ROOT, help="repository root (default: this one)")
+    check.add_argument("--rule", action="append", default=[], help="only this rule id (repeatable)")
+    check.add_argument(
+        "files", nargs="*", help="ignored: pre-commit may pass file names; the whole tree is checked"
+    )
+    sub.add_parser("rules", help="list every rule with its id and how to fix it")
+    diagrams = sub.add_parser(
+        "diagrams", help="write the Diagram section of every models/<Model>/__init__.py"
+    )
+    diagrams.add_argument("--root", type=Path, default=ROOT)
+    diagrams.add_argument("--check", action="store_true", help="only report stale diagrams (exit 1)")
+    pr = sub.add_parser("pr-check", help="the pull-request gates from BASE to HEAD")
+    pr.add_argument("--base", required=True, help="the base ref, e.g. origin/main")
+    pr.add_argument("--head", default="HEAD", help="the head ref (the tree must be checked out at it)")
+    pr.add_argument("--author", default=None, help="the PR's author (default: $PR_AUTHOR, else git author)")
+    pr.add_argument(
+        "--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI, else the configured store"
+    )
+    pr.add_argument("--no-pre-commit", action="store_true", help="skip pre-commit's hooks")
+    pr.add_argument("--root", type=Path, default=ROOT)
+    prune = sub.add_parser("prune", help="delete the MLflow runs of a branch closed unmerged")
+    prune.add_argument("--branch", required=True)
+    prune.add_argument(
+        "--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI, else the configured store"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="list the runs without deleting them")
+    return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    from mlrepo import checks
+
+    unknown = sorted(set(args.rule) - set(checks.RULES))
+    if unknown:
+        raise UserError(
+            f"Unknown rule id(s): {', '.join(unknown)}. Known: {', '.join(sorted(checks.RULES))}."
+        )
+    if not args.root.is_dir():
+        raise UserError(f"--root {args.root} is not a folder.")
+    violations = checks.run(args.root, args.rule)
+    if violations:
+        print(checks.report(violations))
+        return 1
+    return 0
+
+
+def _rules() -> int:
+    from mlrepo import checks, review
+
+    for rule in [*checks.RULES.values(), *review.RULES]:
+        print(f"{rule.id:16} {rule.summary}\n{'':16} fix: {rule.fix}")
+    return 0
+
+
+def _diagrams(args: argparse.Namespace) -> int:
+    from mlrepo import diagrams
+
+    try:
+        changed = diagrams.write(args.root, check_only=args.check)
+    except (ValueError, SyntaxError) as exc:
+        raise UserError(f"Cannot write the diagram: {exc}") from exc
+    for path in changed:
+        print(f"{'stale' if args.check else 'updated'}: {path.relative_to(args.root)}")
+    return 1 if args.check and changed else 0
+
+
+def _pr_check(args: argparse.Namespace) -> int:
+    from mlrepo import checks, review
+
+    violations = review.pr_check(
+        args.root, args.base, args.head, args.author, args.tracking_uri, pre_commit=not args.no_pre_commit
+    )
+    if violations:
+        print(checks.report(violations, review.RULES))
+        return 1
+    print(f"pr-check: {args.base}..{args.head} passes every gate")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from mlrepo import prune, tracking
+
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri is None:
+        from mlrepo.config import compose
+
+        uri = str(compose(["pipeline=" + _any_pipeline()]).tracking.uri)
+    uri = tracking.resolve_uri(uri)
+    ids = prune.prune(uri, args.branch, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"prune: {verb} {len(ids)} run(s) of branch {args.branch} in {uri}")
+    for run_id in ids:
+        print(f"  {run_id}")
+    return 0
+
+
+def _any_pipeline() -> str:
+    from mlrepo.config import available
+
+    names = available("pipeline")
+    if not names:
+        raise UserError(
+            "No pipeline config in conf/pipeline/ to read the tracking URI from: pass --tracking-uri."
+        )
+    return names[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit code (user mistakes print one paragraph and return 2)."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return _check(args)
+        if args.command == "rules":
+            return _rules()
+        if args.command == "diagrams":
+            return _diagrams(args)
+        if args.command == "pr-check":
+            return _pr_check(args)
+        return _prune(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""What every rule family shares: rules with stable ids, violations, and a cached view of the tree."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+GOVERNANCE = Path("conf") / "governance.yaml"
+"""Where a repository keeps its rules' data (reserved tasks, directors, data allow-list)."""
+
+DEFAULTS: dict[str, Any] = {
+    "reserved_tasks": ["train", "dataset", "study"],
+    "directors": ["@dev-director"],
+    "documented": ["datasets", "models", "train", "mlrepo", "deploy"],
+    "data": {"extensions": ["csv", "parquet", "npy", "npz", "png", "jpg"], "max_kb": 500, "allow": []},
+    "walk_skip": [".git", ".venv", "__pycache__", "outputs", "data"],
+}
+"""The rules' data when a tree has no conf/governance.yaml (fixture trees, new repositories)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of the repository, with a stable id that reports and docs refer to.
+
+    Attributes:
+        id: the stable id (`MODEL-DOCS`), printed first on every violation.
+        summary: what the rule asks, in one line.
+        fix: how to fix a violation, in one line.
+    """
+
+    id: str
+    summary: str
+    fix: str
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    """One place where the tree breaks a rule.
+
+    Attributes:
+        path: the file or folder, relative to the repository root (posix).
+        line: the 1-based line the message is about (1 for a whole file or folder).
+        rule: the rule's id.
+        message: what is wrong there.
+    """
+
+    path: str
+    line: int
+    rule: str
+    message: str
+
+
+@dataclass
+class Repo:
+    """A read-only view of a repository tree, with the parses cached (the checker never imports it).
+
+    Attributes:
+        root: the repository root.
+        settings: conf/governance.yaml merged over `DEFAULTS`.
+        unreadable: files that did not parse, `{path: (line, message)}` (reported as `PARSE`).
+    """
+
+    root: Path
+    settings: dict[str, Any] = field(default_factory=dict)
+    unreadable: dict[str, tuple[int, str]] = field(default_factory=dict)
+    _trees: dict[str, ast.Module | None] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(cls, root: Path) -> Repo:
+        """Open the tree at `root`, reading its conf/governance.yaml if it has one.
+
+        Args:
+            root: the repository root.
+
+        Returns:
+            The view, with nothing else read yet.
+        """
+        import yaml
+
+        root = Path(root).resolve()
+        settings = {**DEFAULTS}
+        if (root / GOVERNANCE).is_file():
+            loaded = yaml.safe_load((root / GOVERNANCE).read_text()) or {}
+            settings.update(loaded)
+            settings["data"] = {**DEFAULTS["data"], **loaded.get("data", {})}
+        return cls(root=root, settings=settings)
+
+    def git(self, *args: str) -> str | None:
+        """Run a read-only git command in the tree; None outside a git repository or on failure."""
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(self.root), *args], capture_output=True, text=True, check=False
+            )
+        except FileNotFoundError:
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    @cached_property
+    def is_git(self) -> bool:
+        """Whether the root is the top of a git work tree."""
+        top = self.git("rev-parse", "--show-toplevel")
+        return top is not None and Path(top.strip()).resolve() == self.root
+
+    @cached_property
+    def files(self) -> list[str]:
+        """Files in git or about to be (tracked + untracked, not ignored), or a walk outside git."""
+        if self.is_git:
+            out = self.git("ls-files", "-co", "--exclude-standard", "-z") or ""
+            names = sorted({name for name in out.split("\0") if name})
+            return [name for name in names if (self.root / name).is_file()]
+        skip = set(self.settings["walk_skip"])
+        found = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            rel = "" if rel == "." else rel + "/"
+            dirnames[:] = sorted(d for d in dirnames if d not in skip and rel + d not in skip)
+            found.extend(rel + name for name in filenames if not name.endswith(".pyc"))
+        return sorted(found)
+
+    @cached_property
+    def fileset(self) -> frozenset[str]:
+        """`files` as a set, for membership tests."""
+        return frozenset(self.files)
+
+    def children(self, top: str) -> dict[str, list[str]]:
+        """The folders directly under `top` that hold files, each with its files (relative to it).
+
+        Args:
+            top: a folder relative to the root (`models`).
+
+        Returns:
+            `{folder name: [paths inside it, relative to that folder]}`.
+        """
+        prefix = top.rstrip("/") + "/"
+        found: dict[str, list[str]] = {}
+        for name in self.files:
+            if name.startswith(prefix):
+                rest = name[len(prefix) :]
+                head, sep, tail = rest.partition("/")
+                if sep:
+                    found.setdefault(head, []).append(tail)
+        return found
+
+    def text(self, path: str) -> str:
+        """The text of a file relative to the root."""
+        return (self.root / path).read_text(encoding="utf-8", errors="replace")
+
+    def tree(self, path: str) -> ast.Module | None:
+        """The AST of a Python file, parsed once; None (and noted in `unreadable`) on a syntax error."""
+        if path not in self._trees:
+            try:
+                self._trees[path] = ast.parse(self.text(path), filename=path)
+            except SyntaxError as exc:
+                self._trees[path] = None
+                self.unreadable[path] = (exc.lineno or 1, f"syntax error: {exc.msg}")
+        return self._trees[path]
+
+    def yaml(self, path: str) -> Any:
+        """The parsed content of a YAML file; None (and noted in `unreadable`) when it is not YAML."""
+        import yaml
+
+        try:
+            return yaml.load(self.text(path), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            self.unreadable[path] = ((mark.line + 1) if mark else 1, f"invalid YAML: {exc}".splitlines()[0])
+            return None
+
+
+def line_of(text: str, needle: str, default: int = 1) -> int:
+    """The 1-based line of the first occurrence of `needle` in `text`, or `default`."""
+    at = text.find(needle)
+    return default if at < 0 else text.count("\n", 0, at) + 1

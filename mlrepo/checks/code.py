@@ -1,0 +1,98 @@
+"""Rules on Python code, read as AST: docstrings everywhere public, and each pipeline's entry point."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from mlrepo.checks.base import Repo, Rule, Violation
+
+DOCSTRING = Rule(
+    "DOCSTRING",
+    "every public module, class and function in datasets/, models/, train/, mlrepo/ and deploy/ "
+    "has a docstring",
+    "add a Google-style docstring: a one-line summary, then `Args:` / `Returns:` / `Raises:` as needed",
+)
+PIPELINE_ENTRY = Rule(
+    "PIPELINE-ENTRY",
+    "train/<name>/pipeline.py defines `train(config: DictConfig)` at module level",
+    "define `def train(config: DictConfig):` (from omegaconf import DictConfig) at the top level "
+    "of pipeline.py",
+)
+RULES = (DOCSTRING, PIPELINE_ENTRY)
+"""The rules of this family."""
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_SKIP_DECORATORS = {"overload", "setter", "deleter"}
+
+
+def _public_module(path: str) -> bool:
+    parts = path.split("/")
+    stem = parts[-1][:-3]
+    if stem.startswith("_") and stem not in ("__init__", "__main__"):
+        return False
+    return not any(part.startswith(("_", ".")) for part in parts[:-1])
+
+
+def _decorated(node: ast.AST, names: set[str]) -> bool:
+    for deco in getattr(node, "decorator_list", []):
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        if (target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")) in names:
+            return True
+    return False
+
+
+def _undocumented(body: list[ast.stmt], prefix: str) -> Iterator[tuple[int, str]]:
+    for node in body:
+        if not isinstance(node, (*_FUNCTIONS, ast.ClassDef)) or node.name.startswith("_"):
+            continue
+        if _decorated(node, _SKIP_DECORATORS):
+            continue
+        kind = "class" if isinstance(node, ast.ClassDef) else "function"
+        if ast.get_docstring(node) is None:
+            yield node.lineno, f"{kind} `{prefix}{node.name}` has no docstring"
+        if isinstance(node, ast.ClassDef):
+            yield from _undocumented(node.body, f"{prefix}{node.name}.")
+
+
+def check(repo: Repo) -> Iterator[Violation]:
+    """Check docstrings in the documented folders and the `train` entry of every pipeline."""
+    tops = tuple(top.rstrip("/") + "/" for top in repo.settings["documented"])
+    for path in repo.files:
+        if not path.endswith(".py") or not path.startswith(tops) or not _public_module(path):
+            continue
+        tree = repo.tree(path)
+        if tree is None:
+            continue
+        if ast.get_docstring(tree) is None:
+            yield Violation(
+                path, 1, DOCSTRING.id, "the module has no docstring (one or two lines: what it is for)"
+            )
+        for line, message in _undocumented(tree.body, ""):
+            yield Violation(path, line, DOCSTRING.id, message)
+    for name, files in repo.children("train").items():
+        if name.startswith((".", "_")):
+            continue
+        path = f"train/{name}/pipeline.py"
+        if "pipeline.py" not in files:
+            yield Violation(f"train/{name}", 1, PIPELINE_ENTRY.id, "missing pipeline.py")
+            continue
+        tree = repo.tree(path)
+        if tree is not None:
+            yield from _check_entry(path, tree)
+
+
+def _check_entry(path: str, tree: ast.Module) -> Iterator[Violation]:
+    entry = next((n for n in tree.body if isinstance(n, _FUNCTIONS) and n.name == "train"), None)
+    if entry is None:
+        yield Violation(path, 1, PIPELINE_ENTRY.id, "no module-level function `train`")
+        return
+    args = [*entry.args.posonlyargs, *entry.args.args]
+    first = args[0] if args else None
+    annotation = ast.unparse(first.annotation) if first is not None and first.annotation is not None else ""
+    if first is None or first.arg != "config" or annotation.split(".")[-1] != "DictConfig":
+        yield Violation(path, entry.lineno, PIPELINE_ENTRY.id, "`train` must take `config: DictConfig` first")
+    elif len(args) > 1 and len(entry.args.defaults) < len(args) - 1:
+        yield Violation(
+            path, entry.lineno, PIPELINE_ENTRY.id, "`train` takes one required argument, `config`"
+        )

@@ -1,0 +1,82 @@
+"""Rules on pipeline configs (conf/pipeline/): their names, their header, the code and model they name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from mlrepo.checks.base import Repo, Rule, Violation, line_of
+
+PIPELINE_NAME = Rule(
+    "PIPELINE-NAME",
+    "conf/pipeline/<name>.yaml is named <task>_<name> (a reserved task) or <model&version>-<dataset&version>",
+    "rename it, e.g. train_iris, study_iris, dataset_digits or cnnv1-digitsv1 (tasks: conf/governance.yaml)",
+)
+PIPELINE_CONFIG = Rule(
+    "PIPELINE-CONFIG",
+    "a pipeline config starts with `# @package _global_` and names an existing train/<code>/pipeline.py "
+    "(`pipeline.code`) and models/<Model> (`pipeline.model`)",
+    "fix the header or `pipeline.code` / `pipeline.model` so that they name folders that exist",
+)
+RULES = (PIPELINE_NAME, PIPELINE_CONFIG)
+"""The rules of this family."""
+
+PAIR = re.compile(r"^[a-z][a-z0-9]*v[0-9]+-[a-z][a-z0-9]*v[0-9]+$")
+"""`<model&version>-<dataset&version>`, e.g. `cnnv1-digitsv1`."""
+NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+
+
+def name_ok(stem: str, tasks: list[str]) -> bool:
+    """Whether a pipeline config's name follows the naming rule."""
+    if PAIR.match(stem):
+        return True
+    task, sep, rest = stem.partition("_")
+    return bool(sep) and task in tasks and bool(NAME.match(rest))
+
+
+def pipeline_configs(repo: Repo) -> list[str]:
+    """The pipeline config files of the tree (conf/pipeline/*.yaml)."""
+    return [
+        p for p in repo.files if p.startswith("conf/pipeline/") and p.endswith(".yaml") and p.count("/") == 2
+    ]
+
+
+def check(repo: Repo) -> Iterator[Violation]:
+    """Check every pipeline config's name, header and the code and model it names."""
+    tasks = list(repo.settings["reserved_tasks"])
+    for path in pipeline_configs(repo):
+        stem = path.rsplit("/", 1)[1][: -len(".yaml")]
+        if not name_ok(stem, tasks):
+            yield Violation(
+                path,
+                1,
+                PIPELINE_NAME.id,
+                f"`{stem}` is neither <task>_<name> with a task in "
+                f"{tasks} nor <model&version>-<dataset&version>",
+            )
+        text = repo.text(path)
+        if not text.lstrip().startswith("# @package _global_"):
+            yield Violation(path, 1, PIPELINE_CONFIG.id, "the first line must be `# @package _global_`")
+        data = repo.yaml(path)
+        if data is None:
+            continue
+        section = data.get("pipeline") if isinstance(data, dict) else None
+        section = section if isinstance(section, dict) else {}
+        code = section.get("code")
+        if not code:
+            yield Violation(path, 1, PIPELINE_CONFIG.id, "no `pipeline.code` naming train/<code>/pipeline.py")
+        elif f"train/{code}/pipeline.py" not in repo.fileset:
+            yield Violation(
+                path,
+                line_of(text, "code:"),
+                PIPELINE_CONFIG.id,
+                f"`pipeline.code: {code}` but train/{code}/pipeline.py does not exist",
+            )
+        model = section.get("model")
+        if model and f"models/{model}/__init__.py" not in repo.fileset:
+            yield Violation(
+                path,
+                line_of(text, "model:"),
+                PIPELINE_CONFIG.id,
+                f"`pipeline.model: {model}` but models/{model}/ does not exist",
+            )
