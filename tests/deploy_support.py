@@ -1,0 +1,163 @@
+"""Helpers for the deploy tests: free ports, processes that are always stopped, a trained Iris
+run imported into a throwaway BentoML store, a local registry and a local ECR API."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from conftest import PYTHON, ROOT, train
+
+DEPLOY = ROOT / "deploy" / "IrisClassifier" / "V1"
+VENV_BIN = Path(PYTHON).parent
+ROWS = [
+    {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
+    {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3},
+]
+"""Two real flowers: a setosa and a virginica."""
+EXPECTED = ["setosa", "virginica"]
+
+GOOD = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+#: Bad bodies for /predict: (case, body bytes, expected status, words the message must hold).
+BAD_INPUTS = [
+    ("missing column", b'{"records": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4}]}',
+     400, ["missing", "petal_width"]),
+    ("extra column", b'{"records": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4,'
+     b' "petal_width": 0.2, "colour": "blue"}]}', 400, ["unexpected", "colour"]),
+    ("wrong type", b'{"records": [{"sepal_length": "long", "sepal_width": 3.5, "petal_length": 1.4,'
+     b' "petal_width": 0.2}]}', 400, ["sepal_length", "number"]),
+    ("boolean", b'{"records": [{"sepal_length": true, "sepal_width": 3.5, "petal_length": 1.4,'
+     b' "petal_width": 0.2}]}', 400, ["sepal_length", "number"]),
+    ("NaN", b'{"records": [{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4,'
+     b' "petal_width": 0.2}]}', 400, ["sepal_length", "NaN"]),
+    ("null", b'{"records": [{"sepal_length": null, "sepal_width": 3.5, "petal_length": 1.4,'
+     b' "petal_width": 0.2}]}', 400, ["sepal_length", "null"]),
+    ("empty list", b'{"records": []}', 400, ["empty"]),
+    ("records not a list", b'{"records": 3}', 400, ["list"]),
+    ("record not an object", b'{"records": [[5.1, 3.5, 1.4, 0.2]]}', 400, ["record 0", "object"]),
+    ("no records key", b"{}", 400, ["records"]),
+    ("not JSON", b"sepal_length=5.1", 400, ["JSON"]),
+    ("too many records", ('{"records": [' + ",".join(['{"sepal_length": 5.1, "sepal_width": 3.5, '
+     '"petal_length": 1.4, "petal_width": 0.2}'] * 1001) + "]}").encode(), 400, ["1001", "at most"]),
+    ("body over the limit", b'{"records": [' + b" " * 1_100_000 + b"]}", 413, ["limit"]),
+]  # fmt: skip
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Wait until `url` answers 200; fail early if `proc` exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode} before {url} answered")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@contextlib.contextmanager
+def running(args: Sequence[str], log: Path, **kwargs) -> Iterator[subprocess.Popen]:
+    """Run a process in its own process group; stop the whole group on exit, even on failure."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            list(args), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+def post(url: str, body: bytes, timeout: float = 30) -> tuple[int, str]:
+    """POST a JSON body; return (status, text) for any status."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def deploy_env(tmp: Path, tracking_uri: str) -> dict[str, str]:
+    """The environment of a deploy command: a throwaway BentoML home and MLflow store."""
+    return {**os.environ, "BENTOML_HOME": str(tmp / "bentoml"), "MLFLOW_TRACKING_URI": tracking_uri,
+            "BENTOML_DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}  # fmt: skip
+
+
+def train_and_import(tmp: Path, tracking_uri: str, *overrides: str) -> dict[str, str]:
+    """Train Iris into the store, import the best run into a fresh BentoML home; return the env
+    (with RUN_ID and MODEL_TAG added)."""
+    env = deploy_env(tmp, tracking_uri)
+    done = train("pipeline=train_iris", *overrides, env=env)
+    assert done.returncode == 0, done.stderr
+    out = tmp / "model.env"
+    imported = subprocess.run(
+        [PYTHON, str(DEPLOY / "create_bento_model.py"), "--output-env", str(out)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    for line in out.read_text().splitlines():
+        key, _, value = line.partition("=")
+        env[key] = value
+    return env
+
+
+def install_podman() -> None:
+    """Install podman, skopeo, docker-registry, awscli and debootstrap when missing (root)."""
+    subprocess.run(["bash", str(ROOT / "scripts" / "install-podman.sh")], check=True, timeout=900)
+
+
+@contextlib.contextmanager
+def local_registry(tmp: Path) -> Iterator[str]:
+    """Debian's docker-registry on loopback with storage under `tmp`; yields `localhost:PORT`."""
+    port = free_port()
+    (tmp / "registry").mkdir()
+    config = tmp / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog: {level: warn}\n"
+        f"storage: {{filesystem: {{rootdirectory: {tmp / 'registry'}}}}}\n"
+        f"http: {{addr: 127.0.0.1:{port}}}\n"
+    )
+    with running(["docker-registry", "serve", str(config)], tmp / "registry.log") as proc:
+        wait_http(f"http://127.0.0.1:{port}/v2/", 30, proc)
+        yield f"localhost:{port}"
+
+
+@contextlib.contextmanager
+def local_ecr(tmp: Path) -> Iterator[dict[str, str]]:
+    """moto_server on loopback as the ECR API; yields the AWS environment that points at it."""
+    port = free_port()
+    with running(
+        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], tmp / "moto.log"
+    ) as proc:
+        wait_http(f"http://127.0.0.1:{port}/moto-api/", 60, proc)
+        yield {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "testing-key-id",
+            "AWS_SECRET_ACCESS_KEY": "testing-secret-never-printed",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
