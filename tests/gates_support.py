@@ -1,0 +1,98 @@
+"""Helpers for the gates' tests: a minimal compliant repository tree built in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+from conftest import PYTHON, ROOT
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "dev",
+    "GIT_AUTHOR_EMAIL": "dev@example.com",
+    "GIT_COMMITTER_NAME": "dev",
+    "GIT_COMMITTER_EMAIL": "dev@example.com",
+}
+"""A fixed git identity, so that commits work on a bare CI machine."""
+
+FILES = {
+    "datasets/iris/__init__.py": '"""The Iris dataset."""\n',
+    "datasets/iris/common.py": '"""Names shared by the Iris dataset."""\n',
+    "datasets/iris/dataset.py": '"""Create the Iris table."""\n\n\ndef load() -> list:\n'
+    '    """Return the rows."""\n    return []\n',
+    "train/iris/__init__.py": '"""The Iris pipeline."""\n',
+    "train/iris/pipeline.py": '"""Train an IrisClassifier."""\n\nfrom omegaconf import DictConfig\n\n\n'
+    'def train(config: DictConfig) -> None:\n    """Train as `config` says."""\n',
+    "conf/pipeline/train_iris.yaml": "# @package _global_\n# python -m train pipeline=train_iris\npipeline:\n"
+    "  name: train_iris\n  code: iris\n  model: IrisClassifier\n",
+    "deploy/IrisClassifier/V1/create_bento_model.py": '"""Import a run into BentoML."""\n',
+    "deploy/IrisClassifier/V1/common.py": '"""Names shared by the deploy."""\n',
+    "deploy/IrisClassifier/V1/service.py": '"""The BentoML service."""\n',
+    "deploy/IrisClassifier/V1/sample-input.csv": "sepal_length,sepal_width\n5.1,3.5\n",
+    "deploy/IrisClassifier/V1/ecr.sh": "#!/usr/bin/env bash\nset -euo pipefail\n",
+    "dvc.yaml": "stages:\n  iris:\n    cmd: python -m datasets.iris\n    outs:\n"
+    "      - data/irisv1_dataset_v1.parquet\n",
+}
+"""The small files of the fixture tree (the model, Pipfile, lock, CODEOWNERS come from the repository)."""
+
+COPIED = (
+    "models/IrisClassifier/__init__.py",
+    "models/IrisClassifier/model.py",
+    "models/IrisClassifier/common.py",
+    "conf/governance.yaml",
+    "Pipfile",
+    "Pipfile.lock",
+    ".github/CODEOWNERS",
+)
+
+
+def make_repo(dest: Path, git: bool = False) -> Path:
+    """Build a minimal tree that follows every rule (optionally as a git repository with one commit)."""
+    for rel in COPIED:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, dest / rel)
+    for rel, text in FILES.items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text)
+    ecr = dest / "deploy/IrisClassifier/V1/ecr.sh"
+    ecr.chmod(ecr.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    if git:
+        git_init(dest)
+        commit(dest, "fixture")
+    return dest
+
+
+def git_init(root: Path) -> None:
+    """Make `root` a git repository on branch main."""
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+
+
+def commit(root: Path, message: str) -> None:
+    """Commit everything in `root` (a throwaway repository)."""
+    env = {**os.environ, **GIT_ENV}
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=env)
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", message], cwd=root, check=True, env=env)
+
+
+def rule_ids(root: Path) -> set[str]:
+    """The ids of the rules the tree at `root` breaks."""
+    from mlrepo import checks
+
+    return {v.rule for v in checks.run(root)}
+
+
+def mlrepo(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m mlrepo ARGS` as a user would, and capture its output."""
+    return subprocess.run(
+        [PYTHON, "-m", "mlrepo", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

@@ -1,0 +1,238 @@
+"""Every checker rule on a compliant and a violating fixture tree (built in tmp_path, never imported)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from gates_support import commit, make_repo, mlrepo, rule_ids
+
+from mlrepo import checks
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+MODEL = "models/IrisClassifier"
+DEPLOY = "deploy/IrisClassifier/V1"
+
+BREAKS: dict[str, list[Callable[[Path], None]]] = {
+    "DATASET-LAYOUT": [
+        lambda r: (r / "datasets/iris/common.py").unlink(),
+        lambda r: (r / "datasets/iris/dataset.py").unlink(),
+    ],
+    "MODEL-NAME": [
+        lambda r: [_write(r / f"models/iris_net/{n}", '"""x."""\n') for n in ("model.py", "common.py")]
+    ],
+    "MODEL-LAYOUT": [
+        lambda r: (r / f"{MODEL}/common.py").unlink(),
+        lambda r: (r / f"{MODEL}/model.py").unlink(),
+    ],
+    "MODEL-DOCS": [
+        lambda r: _edit(r / f"{MODEL}/__init__.py", "## Motivation", "## Why"),
+        lambda r: _edit(r / f"{MODEL}/__init__.py", "```mermaid", "```text"),
+        lambda r: _write(r / f"{MODEL}/__init__.py", "X = 1\n"),
+    ],
+    "DIAGRAM-STALE": [
+        lambda r: _edit(
+            r / f"{MODEL}/model.py", "def build(self) -> Pipeline:", "def build(self, n: int) -> Pipeline:"
+        ),
+        lambda r: _edit(
+            r / f"{MODEL}/model.py", "def build(self) -> Pipeline:", "def build(self) -> object:"
+        ),
+        lambda r: _edit(r / f"{MODEL}/model.py", "seed: int = 0", "seed: int = 0, tol: float = 1e-4"),
+        lambda r: _edit(r / f"{MODEL}/__init__.py", "+build() Pipeline", "build() Pipeline"),
+    ],
+    "DOCSTRING": [
+        lambda r: _write(r / "datasets/iris/dataset.py", '"""Data."""\n\n\ndef load():\n    return []\n'),
+        lambda r: _write(r / "train/iris/steps/split.py", "def split(x):\n    return x\n"),
+        lambda r: _write(
+            r / f"{DEPLOY}/service.py",
+            '"""S."""\n\n\nclass Svc:\n    """S."""\n\n    def predict(self):\n        return 1\n',
+        ),
+    ],
+    "PIPELINE-ENTRY": [
+        lambda r: _edit(
+            r / "train/iris/pipeline.py", "def train(config: DictConfig)", "def fit(config: DictConfig)"
+        ),
+        lambda r: _edit(
+            r / "train/iris/pipeline.py", "def train(config: DictConfig)", "def train(cfg: dict)"
+        ),
+        lambda r: (r / "train/iris/pipeline.py").unlink(),
+    ],
+    "PIPELINE-NAME": [
+        lambda r: _write(
+            r / "conf/pipeline/iris_quick.yaml", "# @package _global_\npipeline:\n  code: iris\n"
+        ),
+        lambda r: _write(
+            r / "conf/pipeline/cnn-digits.yaml", "# @package _global_\npipeline:\n  code: iris\n"
+        ),
+    ],
+    "PIPELINE-CONFIG": [
+        lambda r: _edit(r / "conf/pipeline/train_iris.yaml", "code: iris", "code: nowhere"),
+        lambda r: _edit(r / "conf/pipeline/train_iris.yaml", "model: IrisClassifier", "model: Missing"),
+        lambda r: _edit(r / "conf/pipeline/train_iris.yaml", "# @package _global_\n", ""),
+    ],
+    "DEPLOY-LAYOUT": [
+        lambda r: _write(r / f"{DEPLOY}/__init__.py", '"""No."""\n'),
+        lambda r: (r / f"{DEPLOY}/ecr.sh").chmod(0o644),
+        lambda r: (r / f"{DEPLOY}/sample-input.csv").unlink(),
+        lambda r: (r / f"{DEPLOY}/create_bento_model.py").unlink(),
+    ],
+    "TABLE-NAME": [
+        lambda r: _edit(r / "dvc.yaml", "data/irisv1_dataset_v1.parquet", "data/iris.parquet"),
+        lambda r: _write(r / "data/IrisTable_v1.parquet", "x"),
+    ],
+    "RAW-DATA": [
+        lambda r: _write(r / "datasets/iris/rows.csv", "a,b\n1,2\n"),
+        lambda r: _write(r / "models/IrisClassifier/weights.npy", "x"),
+        lambda r: _write(r / "notes/big.txt", "x" * 600 * 1024),
+    ],
+    "PIPFILE-LOCK": [lambda r: _edit(r / "Pipfile", "[dev-packages]\n", '[dev-packages]\nblack = "*"\n')],
+    "PIPFILE-OWNER": [
+        lambda r: (r / ".github/CODEOWNERS").unlink(),
+        lambda r: _edit(r / ".github/CODEOWNERS", "/Pipfile.lock   @dev-director", "/Pipfile.lock @someone"),
+    ],
+    "PARSE": [lambda r: _write(r / "datasets/iris/dataset.py", '"""Broken."""\ndef (:\n')],
+}
+CASES = [(rule, i) for rule, breaks in BREAKS.items() for i in range(len(breaks))]
+
+
+def _second_deploy(root: Path) -> None:
+    """A complete V2 deploy with a JSON sample input, and a vendored docs asset over the size limit."""
+    folder = root / "deploy/IrisClassifier/V2"
+    _write(folder / "sample-input.json", "[]")
+    for name in ("create_bento_model.py", "common.py", "service.py"):
+        _write(folder / name, '"""x."""\n')
+    _write(folder / "ecr.sh", "#!/bin/sh\n")
+    (folder / "ecr.sh").chmod(0o755)
+    _write(root / "docs/vendor/mermaid/mermaid.min.js", "x" * 600 * 1024)
+
+
+KEEPS: dict[str, Callable[[Path], None]] = {
+    "spanish headings": lambda r: [
+        _edit(r / f"{MODEL}/__init__.py", f"## {en}", f"## {es}")
+        for en, es in (
+            ("Description", "Descripción"),
+            ("Explanation", "Explicación"),
+            ("Motivation", "Motivación"),
+            ("Diagram", "Diagrama"),
+        )
+    ],
+    "pair-named pipeline": lambda r: _write(
+        r / "conf/pipeline/cnnv1-irisv1.yaml", "# @package _global_\npipeline:\n  code: iris\n"
+    ),
+    "study and dataset tasks": lambda r: [
+        _write(r / f"conf/pipeline/{n}.yaml", "# @package _global_\npipeline:\n  code: iris\n")
+        for n in ("study_iris", "dataset_iris")
+    ],
+    "private helpers need no docstring": lambda r: _write(
+        r / "datasets/iris/common.py", '"""Names."""\n\n\ndef _helper():\n    return 1\n'
+    ),
+    "sample input and vendored docs are allowed": lambda r: _second_deploy(r),
+    "a DVC pointer is not data": lambda r: _write(
+        r / "datasets/iris/raw.csv.dvc", "outs:\n- md5: x\n  path: raw.csv\n"
+    ),
+    "a table under data/": lambda r: _write(r / "data/irisv1_dataset_v2.parquet", "x"),
+    "diagram regenerated after a change": lambda r: (
+        _edit(
+            r / f"{MODEL}/model.py",
+            "def build(self) -> Pipeline:",
+            "def build(self, n: int = 1) -> Pipeline:",
+        ),
+        subprocess.run([sys.executable, "-m", "mlrepo", "diagrams", "--root", str(r)], check=True),
+    ),
+}
+
+
+def test_fixture_tree_is_clean(tmp_path: Path) -> None:
+    """The baseline fixture follows every rule, so each case below isolates one."""
+    assert checks.run(make_repo(tmp_path)) == []
+
+
+@pytest.mark.parametrize(("rule", "case"), CASES, ids=[f"{r}-{i}" for r, i in CASES])
+def test_rule_catches_violation(tmp_path: Path, rule: str, case: int) -> None:
+    """Each way of breaking a rule is reported under that rule's id, with a path and line."""
+    repo = make_repo(tmp_path)
+    BREAKS[rule][case](repo)
+    found = checks.run(repo)
+    assert rule in {v.rule for v in found}, checks.report(found)
+    assert all(v.line >= 1 and not v.path.startswith("/") for v in found)
+
+
+@pytest.mark.parametrize("name", list(KEEPS))
+def test_rule_accepts_compliant_variant(tmp_path: Path, name: str) -> None:
+    """Compliant variations (Spanish headings, other naming forms, allow-listed files) stay clean."""
+    repo = make_repo(tmp_path)
+    KEEPS[name](repo)
+    found = checks.run(repo)
+    assert found == [], checks.report(found)
+
+
+def test_every_rule_has_a_failing_case() -> None:
+    """A rule without a violating fixture is an untested rule."""
+    assert set(checks.RULES) - {"MODEL-CHANGES"} <= set(BREAKS)
+
+
+def test_changes_section_required_once_model_changed(tmp_path: Path) -> None:
+    """MODEL-CHANGES: a committed edit of model.py (or an uncommitted one) asks for a Changes section."""
+    repo = make_repo(tmp_path, git=True)
+    assert rule_ids(repo) == set()
+    _edit(repo / f"{MODEL}/model.py", "self.seed = seed", "self.seed = int(seed)")
+    assert "MODEL-CHANGES" in rule_ids(repo)  # uncommitted: pre-commit catches it
+    commit(repo, "change the model")
+    assert "MODEL-CHANGES" in rule_ids(repo)
+    _edit(repo / f"{MODEL}/__init__.py", "## Diagram", "## Changes\n\n- seed cast to int.\n\n## Diagram")
+    assert rule_ids(repo) == set()
+    _edit(repo / f"{MODEL}/__init__.py", "## Changes", "## Cambios")
+    assert rule_ids(repo) == set()
+
+
+def test_raw_data_committed_in_git(tmp_path: Path) -> None:
+    """RAW-DATA sees files git tracks (also outside data/), and a DVC-tracked path is accepted."""
+    repo = make_repo(tmp_path, git=True)
+    _write(repo / "reports/scores.parquet", "x")
+    commit(repo, "data in git")
+    assert "RAW-DATA" in rule_ids(repo)
+    out = "      - data/irisv1_dataset_v1.parquet\n"
+    _edit(repo / "dvc.yaml", out, out + "      - reports/scores.parquet\n")
+    assert rule_ids(repo) == set()
+
+
+def test_cli_reports_rule_path_line_and_fix(tmp_path: Path) -> None:
+    """`python -m mlrepo check` prints `RULE-ID path:line message`, a fix line, and exits 1; 0 when clean."""
+    repo = make_repo(tmp_path)
+    clean = mlrepo("check", "--root", str(repo))
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    _edit(repo / "train/iris/pipeline.py", "def train(config: DictConfig)", "def fit(config: DictConfig)")
+    done = mlrepo("check", "--root", str(repo))
+    assert done.returncode == 1
+    assert "PIPELINE-ENTRY train/iris/pipeline.py:1 no module-level function `train`" in done.stdout
+    assert "    fix: define `def train(config: DictConfig):`" in done.stdout
+    only = mlrepo("check", "--root", str(repo), "--rule", "DOCSTRING")
+    assert only.returncode == 0
+
+
+def test_cli_user_mistakes_exit_2_without_traceback(tmp_path: Path) -> None:
+    """An unknown rule id or a missing root is one paragraph and exit code 2."""
+    for args in (("check", "--rule", "NOPE"), ("check", "--root", str(tmp_path / "missing"))):
+        done = mlrepo(*args)
+        assert done.returncode == 2
+        assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+
+
+def test_real_repository_passes_its_gates() -> None:
+    """The repository itself follows its rules (run from the checkout under test)."""
+    found = checks.run(Path(__file__).resolve().parent.parent)
+    assert found == [], checks.report(found)
