@@ -152,14 +152,16 @@ def _has_run(uri: str, pipelines: list[str], commit: str) -> bool:
     experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
     if not experiments:
         return False
-    names = ", ".join(f"'{p}'" for p in pipelines)
+    # MLflow's filter has no IN for tags: filter the commit's runs by pipeline here.
     runs = client.search_runs(
         experiments,
-        filter_string=f"tags.`git.commit` = '{commit}' AND tags.pipeline IN ({names}) "
-        "AND attributes.status = 'FINISHED'",
-        max_results=10,
+        filter_string=f"tags.`git.commit` = '{commit}' AND attributes.status = 'FINISHED'",
+        max_results=1000,
     )
-    return any(run.data.tags.get("git.dirty") != "true" for run in runs)
+    return any(
+        run.data.tags.get("pipeline") in pipelines and run.data.tags.get("git.dirty") != "true"
+        for run in runs
+    )
 
 
 def check_director(pr: PullRequest, repo: Repo) -> list[Violation]:
