@@ -38,7 +38,8 @@ def flavor_of(model: Any) -> str:
 
 def _predict(model: Any, flavor: str, example: Any) -> Any:
     if flavor == "tensorflow":
-        return model.predict(example, verbose=0)
+        # Keras wants arrays; a DataFrame example keeps its column names in the signature.
+        return model.predict(getattr(example, "values", example), verbose=0)
     if flavor == "pyfunc":
         return model.predict(None, example)
     return model.predict(example)

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -170,8 +171,6 @@ def log_input(
         `untracked`).
     """
     import mlflow
-    from mlflow.data.artifact_dataset_sources import LocalArtifactDatasetSource
-    from mlflow.data.pandas_dataset import PandasDataset
 
     digest = dvc_hash(path)
     source = _relative(Path(path), Path(root))
@@ -184,6 +183,11 @@ def log_input(
             digest,
             "not recorded" if locked is None else f"different from md5 {locked} recorded",
         )
-    dataset = PandasDataset(frame, source=LocalArtifactDatasetSource(source), name=name, digest=digest)
+    with warnings.catch_warnings():
+        # MLflow registers its local-file source twice and warns that a path is ambiguous.
+        warnings.filterwarnings("ignore", message=".*can be interpreted in multiple ways.*")
+        # ...and hints that integer columns cannot hold missing values: tables are checked when made.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        dataset = mlflow.data.from_pandas(frame, source=source, name=name, digest=digest)
     mlflow.log_input(dataset, context=context, tags={"dvc.status": status})
     return {"name": name, "digest": digest, "source": source, "dvc_status": status}

@@ -1,0 +1,1 @@
+"""The digits pipeline's steps: small functions with explicit inputs and outputs."""
