@@ -161,3 +161,35 @@ def local_ecr(tmp: Path) -> Iterator[dict[str, str]]:
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
         }
+
+
+_TRAINED: dict[str, dict[str, str]] = {}
+
+
+def trained_deploy(tmp_path_factory) -> dict[str, str]:
+    """One Iris run trained and imported per test session (shared by the deploy test modules).
+
+    Returns:
+        The deploy environment (BENTOML_HOME, MLFLOW_TRACKING_URI, RUN_ID, MODEL_TAG).
+    """
+    if "env" not in _TRAINED:
+        tmp = tmp_path_factory.mktemp("deploy")
+        (tmp / "store").mkdir()
+        _TRAINED["env"] = train_and_import(tmp, f"sqlite:///{tmp / 'store' / 'mlflow.db'}")
+    return _TRAINED["env"]
+
+
+@contextlib.contextmanager
+def bentoml_home(home: str) -> Iterator[None]:
+    """Point this process's BentoML stores at `home` (BentoML caches them on first use)."""
+    from bentoml._internal.bento import BentoStore
+    from bentoml._internal.configuration.containers import BentoMLContainer
+    from bentoml._internal.models import ModelStore
+
+    BentoMLContainer.model_store.set(ModelStore(os.path.join(home, "models")))
+    BentoMLContainer.bento_store.set(BentoStore(os.path.join(home, "bentos")))
+    try:
+        yield
+    finally:
+        BentoMLContainer.model_store.reset()
+        BentoMLContainer.bento_store.reset()

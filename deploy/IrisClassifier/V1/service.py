@@ -107,23 +107,34 @@ class IrisClassifier:
         self.model = bentoml.mlflow.load_model(self.bento_model)
 
     @bentoml.api
-    async def predict(self, records: Any = None) -> dict:
+    async def predict(self, records: Any = None, ctx: bentoml.Context = None) -> dict:
         """Predict the species of each record.
 
         Args:
             records: a list of objects with the sample input's columns, e.g.
                 `[{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]`.
+            ctx: the request context (BentoML passes it when serving).
 
         Returns:
-            `{"predictions": ["setosa", ...], "timestamp": "<UTC ISO 8601>", "model": "<tag>"}`.
+            `{"predictions": ["setosa", ...], "timestamp": "<UTC ISO 8601>", "model": "<tag>"}`, or
+            `{"error": "<what is wrong>"}` with status 400 for bad input.
+
+        Raises:
+            ValueError: bad input when the class is used directly (no request context).
         """
-        if records is None:
-            raise BadInput("the body must be a JSON object with 'records': a list of records")
         try:
+            if records is None:
+                raise ValueError("the body must be a JSON object with 'records': a list of records")
             checked = common.check_records(records, SCHEMA)
         except ValueError as exc:
-            raise BadInput(str(exc)) from None
-        labels = await self.to_async.classify(checked)
+            if ctx is None:
+                raise
+            ctx.response.status_code = 400
+            return {"error": str(exc)}
+        if hasattr(self, "to_async"):  # served: through BentoML's adaptive batching dispatcher
+            labels = await self.to_async.classify(checked)
+        else:  # the class used directly (tests, scripts): no server, no batching
+            labels = self.classify(checked)
         return {
             "predictions": labels,
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),

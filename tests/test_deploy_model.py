@@ -1,0 +1,176 @@
+"""Deploy machinery: which run is shipped, what the BentoML model records, command-line and batch
+prediction, lineage tags. Against a real MLflow store and a throwaway BentoML home."""
+
+import subprocess
+import sys
+
+import pytest
+from conftest import PYTHON, ROOT, train
+from deploy_support import DEPLOY, bentoml_home, deploy_env, trained_deploy
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """A trained Iris run imported into a throwaway BentoML home."""
+    return trained_deploy(tmp_path_factory)
+
+
+def deploy_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PYTHON, "-m", "mlrepo.deploy", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def create(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PYTHON, str(DEPLOY / "create_bento_model.py"), *args], env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+def test_the_best_finished_run_by_metric_is_chosen(tmp_path, monkeypatch):
+    from mlrepo import deploy
+    from mlrepo.errors import UserError
+
+    store = tmp_path / "store"
+    store.mkdir()
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    env = deploy_env(tmp_path, uri)
+    for overrides in (["model.C=0.001", "model.max_iter=5"], ["model.C=1.0"]):
+        assert train("pipeline=train_iris", *overrides, env=env).returncode == 0
+    failed = train("pipeline=train_iris", "data.test_size=5.0", env=env)  # a FAILED run is never chosen
+    assert failed.returncode == 1
+
+    from mlflow.tracking import MlflowClient
+
+    runs = MlflowClient(uri).search_runs(["1"])
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    best = max(finished, key=lambda r: r.data.metrics["accuracy"])
+    assert len({r.data.metrics["accuracy"] for r in finished}) == 2  # the two runs differ
+    chosen = deploy.choose_run("train_iris", "development")
+    assert chosen.run_id == best.info.run_id and chosen.metric == "accuracy"
+    assert deploy.choose_run("train_iris", run_id=finished[-1].info.run_id).run_id == finished[-1].info.run_id
+
+    bad = next(r for r in runs if r.info.status == "FAILED")
+    with pytest.raises(UserError, match="FAILED"):
+        deploy.choose_run("train_iris", run_id=bad.info.run_id)
+
+
+def test_the_bento_model_carries_lineage_labels_and_custom_objects(env):
+    import bentoml
+
+    with bentoml_home(env["BENTOML_HOME"]):
+        model = bentoml.models.get(env["MODEL_TAG"])
+        labels = model.info.labels
+        assert labels["run_id"] == env["RUN_ID"]
+        assert labels["pipeline"] == "train_iris"
+        assert labels["dataset_version"] == "v1"
+        assert "git_commit" in labels and labels["metric"] == "accuracy"
+        objects = model.custom_objects
+        assert objects["schema"] == {c: "number" for c in objects["sample_input"].columns}
+        assert list(objects["sample_input"].columns)[0] == "sepal_length"
+        with pytest.raises(ValueError, match="record 0: missing"):
+            objects["check_records"]([{"sepal_length": 1.0}], objects["schema"])  # pickled by value
+        pyfunc = bentoml.mlflow.load_model(model)
+        assert list(pyfunc.predict(objects["sample_input"]))[:2] == ["setosa", "setosa"]
+
+
+def test_create_bento_model_errors_are_one_paragraph(tmp_path, env):
+    empty = deploy_env(tmp_path, f"sqlite:///{tmp_path / 'empty.db'}")
+    done = create(env=empty)
+    assert done.returncode == 2
+    assert "No FINISHED run of pipeline 'train_iris'" in done.stderr and "Traceback" not in done.stderr
+    done = create("--run-id", "0123456789abcdef", env=env)
+    assert done.returncode == 2
+    assert "'0123456789abcdef' is not a run" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_predict_prints_one_prediction(env):
+    done = deploy_cli("predict", "--model", "IrisClassifier/V1", "6.7", "3.0", "5.2", "2.3", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "virginica"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["5.1", "3.5"], "Expected 4 values"),
+        (["5.1", "3.5", "x", "0.2"], "petal_length' must be a number"),
+        (["nan", "3.5", "1.4", "0.2"], "NaN"),
+    ],
+)
+def test_predict_rejects_bad_values(env, args, message):
+    done = deploy_cli("predict", "--model", "IrisClassifier/V1", *args, env=env)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_unknown_deploy_lists_the_available_ones(env):
+    done = deploy_cli("predict", "--model", "Nope/V9", "1", env=env)
+    assert done.returncode == 2
+    assert "Unknown deploy 'Nope/V9'" in done.stderr and "IrisClassifier/V1" in done.stderr
+
+
+def test_predict_batch_writes_predictions_and_reports_bad_rows(env, tmp_path):
+    import pandas as pd
+
+    source = tmp_path / "flowers.csv"
+    source.write_text(
+        "id,sepal_length,sepal_width,petal_length,petal_width\n"
+        "a,5.1,3.5,1.4,0.2\n"
+        "b,6.7,3.0,5.2,2.3\n"
+        "c,5.0,,1.4,0.2\n"
+        "d,wide,3.0,5.2,2.3\n"
+        "e,7.0,3.2,4.7,1.4\n"
+    )
+    out = tmp_path / "out.csv"
+    args = ["predict-batch", "--model", "IrisClassifier/V1", "--file", str(source), "--out", str(out)]
+    done = deploy_cli(*args, env=env)
+    assert done.returncode == 1, done.stderr  # some rows were bad; the good ones are still predicted
+    assert "row 3: column 'sepal_width' is null" in done.stderr
+    assert "row 4: column 'sepal_length' must be a number" in done.stderr
+    assert "3 rows predicted, 2 bad rows" in done.stdout
+    table = pd.read_csv(out, keep_default_na=False)
+    assert list(table["id"]) == ["a", "b", "c", "d", "e"]
+    assert list(table["prediction"]) == ["setosa", "virginica", "", "", "versicolor"]
+    assert table["error"][2] and table["error"][3] and not table["error"][0]
+
+    good = tmp_path / "good.csv"
+    good.write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n")
+    done = deploy_cli("predict-batch", "--model", "IrisClassifier/V1", "--file", str(good), "--out",
+                      str(tmp_path / "g.csv"), env=env)  # fmt: skip
+    assert done.returncode == 0 and "1 rows predicted, 0 bad rows" in done.stdout
+
+
+def test_predict_batch_refuses_a_file_without_the_columns(env, tmp_path):
+    source = tmp_path / "wrong.csv"
+    source.write_text("a,b\n1,2\n")
+    done = deploy_cli("predict-batch", "--model", "IrisClassifier/V1", "--file", str(source), env=env)
+    assert done.returncode == 2
+    assert "lacks column(s) sepal_length" in done.stderr and "Traceback" not in done.stderr
+    done = deploy_cli(
+        "predict-batch", "--model", "IrisClassifier/V1", "--file", str(tmp_path / "no.csv"), env=env
+    )
+    assert done.returncode == 2 and "No such file" in done.stderr
+
+
+def test_tag_run_records_lineage(env):
+    from mlflow.tracking import MlflowClient
+
+    done = deploy_cli("tag-run", "--run-id", env["RUN_ID"], "--pipeline", "train_iris",
+                      "deploy.image_uri=r/x:1", "deploy.image_digest=sha256:ab", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    tags = MlflowClient(env["MLFLOW_TRACKING_URI"]).get_run(env["RUN_ID"]).data.tags
+    assert tags["deploy.image_uri"] == "r/x:1" and tags["deploy.image_digest"] == "sha256:ab"
+
+
+def test_the_image_pins_match_the_locked_environment():
+    from importlib.metadata import version
+
+    text = (DEPLOY / "service.py").read_text()
+    for package in ("bentoml", "mlflow-skinny", "scikit-learn", "skops", "pandas", "numpy"):
+        assert f'"{package}=={version(package)}"' in text, package
+    assert sys.version_info[:2] == (3, 11)  # the base image's python3 is 3.11, as the lock's
