@@ -69,6 +69,8 @@ class Repo:
     settings: dict[str, Any] = field(default_factory=dict)
     unreadable: dict[str, tuple[int, str]] = field(default_factory=dict)
     _trees: dict[str, ast.Module | None] = field(default_factory=dict, repr=False)
+    _texts: dict[str, str] = field(default_factory=dict, repr=False)
+    _children: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, root: Path) -> Repo:
@@ -112,7 +114,8 @@ class Repo:
         if self.is_git:
             out = self.git("ls-files", "-co", "--exclude-standard", "-z") or ""
             names = sorted({name for name in out.split("\0") if name})
-            return [name for name in names if (self.root / name).is_file()]
+            base = str(self.root) + os.sep
+            return [name for name in names if os.path.isfile(base + name)]
         skip = set(self.settings["walk_skip"])
         found = []
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -137,6 +140,8 @@ class Repo:
             `{folder name: [paths inside it, relative to that folder]}`.
         """
         prefix = top.rstrip("/") + "/"
+        if prefix in self._children:
+            return self._children[prefix]
         found: dict[str, list[str]] = {}
         for name in self.files:
             if name.startswith(prefix):
@@ -144,11 +149,15 @@ class Repo:
                 head, sep, tail = rest.partition("/")
                 if sep:
                     found.setdefault(head, []).append(tail)
+        self._children[prefix] = found
         return found
 
     def text(self, path: str) -> str:
-        """The text of a file relative to the root."""
-        return (self.root / path).read_text(encoding="utf-8", errors="replace")
+        """The text of a file relative to the root, read once (string paths: pathlib is slow here)."""
+        if path not in self._texts:
+            with open(os.path.join(self.root, path), encoding="utf-8", errors="replace") as handle:
+                self._texts[path] = handle.read()
+        return self._texts[path]
 
     def tree(self, path: str) -> ast.Module | None:
         """The AST of a Python file, parsed once; None (and noted in `unreadable`) on a syntax error."""
