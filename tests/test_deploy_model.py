@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PYTHON, ROOT, train
-from deploy_support import DEPLOY, bentoml_home, deploy_env, trained_deploy
+from conftest import PYTHON, ROOT
+from deploy_support import DEPLOY, bentoml_home, trained_deploy
 
 pytestmark = pytest.mark.slow
 
@@ -17,10 +17,21 @@ def env(tmp_path_factory):
     return trained_deploy(tmp_path_factory)
 
 
-def deploy_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [PYTHON, "-m", "mlrepo.deploy", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+@pytest.fixture
+def cli(env, monkeypatch, capsys):
+    """`python -m mlrepo.deploy ARGS` in this process (the subprocess form is tested once)."""
+    from mlrepo import deploy
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        with bentoml_home(env["BENTOML_HOME"]):
+            code = deploy.main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run
 
 
 def create(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -31,32 +42,36 @@ def create(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 
 def test_the_best_finished_run_by_metric_is_chosen(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
     from mlrepo import deploy
     from mlrepo.errors import UserError
 
-    store = tmp_path / "store"
-    store.mkdir()
-    uri = f"sqlite:///{store / 'mlflow.db'}"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    env = deploy_env(tmp_path, uri)
-    for overrides in (["model.C=0.001", "model.max_iter=5"], ["model.C=1.0"]):
-        assert train("pipeline=train_iris", *overrides, env=env).returncode == 0
-    failed = train("pipeline=train_iris", "data.test_size=5.0", env=env)  # a FAILED run is never chosen
-    assert failed.returncode == 1
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("train_iris")
+    ids = {}
+    for name, status, accuracy in [("low", "FINISHED", 0.5), ("best", "FINISHED", 0.9),
+                                   ("failed", "FAILED", 0.99), ("running", "RUNNING", 0.98),
+                                   ("sweep-parent", "FINISHED", None)]:  # fmt: skip
+        run = client.create_run(experiment, tags={"pipeline": "train_iris"})
+        if accuracy is not None:
+            client.log_metric(run.info.run_id, "accuracy", accuracy)
+        if status != "RUNNING":
+            client.set_terminated(run.info.run_id, status)
+        ids[name] = run.info.run_id
 
-    from mlflow.tracking import MlflowClient
-
-    runs = MlflowClient(uri).search_runs(["1"])
-    finished = [r for r in runs if r.info.status == "FINISHED"]
-    best = max(finished, key=lambda r: r.data.metrics["accuracy"])
-    assert len({r.data.metrics["accuracy"] for r in finished}) == 2  # the two runs differ
     chosen = deploy.choose_run("train_iris", "development")
-    assert chosen.run_id == best.info.run_id and chosen.metric == "accuracy"
-    assert deploy.choose_run("train_iris", run_id=finished[-1].info.run_id).run_id == finished[-1].info.run_id
-
-    bad = next(r for r in runs if r.info.status == "FAILED")
-    with pytest.raises(UserError, match="FAILED"):
-        deploy.choose_run("train_iris", run_id=bad.info.run_id)
+    assert chosen.run_id == ids["best"] and chosen.metric == "accuracy" and chosen.value == 0.9
+    assert deploy.choose_run("train_iris", run_id=ids["low"]).run_id == ids["low"]
+    with pytest.raises(UserError, match="is FAILED; only a FINISHED run"):
+        deploy.choose_run("train_iris", run_id=ids["failed"])
+    with pytest.raises(UserError, match="is not a run of pipeline 'train_iris'"):
+        deploy.choose_run("train_iris", run_id="0123456789abcdef")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(UserError, match="No FINISHED run of pipeline 'train_iris'.*make train"):
+        deploy.choose_run("train_iris", "development")
 
 
 def test_the_bento_model_carries_lineage_labels_and_custom_objects(env):
@@ -78,18 +93,17 @@ def test_the_bento_model_carries_lineage_labels_and_custom_objects(env):
         assert list(pyfunc.predict(objects["sample_input"]))[:2] == ["setosa", "setosa"]
 
 
-def test_create_bento_model_errors_are_one_paragraph(tmp_path, env):
-    empty = deploy_env(tmp_path, f"sqlite:///{tmp_path / 'empty.db'}")
-    done = create(env=empty)
-    assert done.returncode == 2
-    assert "No FINISHED run of pipeline 'train_iris'" in done.stderr and "Traceback" not in done.stderr
+def test_create_bento_model_without_a_run_says_so_in_one_paragraph(tmp_path, env):
     done = create("--run-id", "0123456789abcdef", env=env)
     assert done.returncode == 2
     assert "'0123456789abcdef' is not a run" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_predict_prints_one_prediction(env):
-    done = deploy_cli("predict", "--model", "IrisClassifier/V1", "6.7", "3.0", "5.2", "2.3", env=env)
+    done = subprocess.run(
+        [PYTHON, "-m", "mlrepo.deploy", "predict", "--model", "IrisClassifier/V1", "6.7", "3", "5.2", "2.3"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "virginica"
 
@@ -102,19 +116,19 @@ def test_predict_prints_one_prediction(env):
         (["nan", "3.5", "1.4", "0.2"], "NaN"),
     ],
 )
-def test_predict_rejects_bad_values(env, args, message):
-    done = deploy_cli("predict", "--model", "IrisClassifier/V1", *args, env=env)
+def test_predict_rejects_bad_values(cli, args, message):
+    done = cli("predict", "--model", "IrisClassifier/V1", *args)
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
 
 
-def test_unknown_deploy_lists_the_available_ones(env):
-    done = deploy_cli("predict", "--model", "Nope/V9", "1", env=env)
+def test_unknown_deploy_lists_the_available_ones(cli):
+    done = cli("predict", "--model", "Nope/V9", "1")
     assert done.returncode == 2
     assert "Unknown deploy 'Nope/V9'" in done.stderr and "IrisClassifier/V1" in done.stderr
 
 
-def test_predict_batch_writes_predictions_and_reports_bad_rows(env, tmp_path):
+def test_predict_batch_writes_predictions_and_reports_bad_rows(cli, tmp_path):
     import pandas as pd
 
     source = tmp_path / "flowers.csv"
@@ -128,7 +142,7 @@ def test_predict_batch_writes_predictions_and_reports_bad_rows(env, tmp_path):
     )
     out = tmp_path / "out.csv"
     args = ["predict-batch", "--model", "IrisClassifier/V1", "--file", str(source), "--out", str(out)]
-    done = deploy_cli(*args, env=env)
+    done = cli(*args)
     assert done.returncode == 1, done.stderr  # some rows were bad; the good ones are still predicted
     assert "row 3: column 'sepal_width' is null" in done.stderr
     assert "row 4: column 'sepal_length' must be a number" in done.stderr
@@ -140,28 +154,27 @@ def test_predict_batch_writes_predictions_and_reports_bad_rows(env, tmp_path):
 
     good = tmp_path / "good.csv"
     good.write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n")
-    done = deploy_cli("predict-batch", "--model", "IrisClassifier/V1", "--file", str(good), "--out",
-                      str(tmp_path / "g.csv"), env=env)  # fmt: skip
+    done = cli(
+        "predict-batch", "--model", "IrisClassifier/V1", "--file", str(good), "--out", str(tmp_path / "g")
+    )
     assert done.returncode == 0 and "1 rows predicted, 0 bad rows" in done.stdout
 
 
-def test_predict_batch_refuses_a_file_without_the_columns(env, tmp_path):
+def test_predict_batch_refuses_a_file_without_the_columns(cli, tmp_path):
     source = tmp_path / "wrong.csv"
     source.write_text("a,b\n1,2\n")
-    done = deploy_cli("predict-batch", "--model", "IrisClassifier/V1", "--file", str(source), env=env)
+    done = cli("predict-batch", "--model", "IrisClassifier/V1", "--file", str(source))
     assert done.returncode == 2
     assert "lacks column(s) sepal_length" in done.stderr and "Traceback" not in done.stderr
-    done = deploy_cli(
-        "predict-batch", "--model", "IrisClassifier/V1", "--file", str(tmp_path / "no.csv"), env=env
-    )
+    done = cli("predict-batch", "--model", "IrisClassifier/V1", "--file", str(tmp_path / "no.csv"))
     assert done.returncode == 2 and "No such file" in done.stderr
 
 
-def test_tag_run_records_lineage(env):
+def test_tag_run_records_lineage(cli, env):
     from mlflow.tracking import MlflowClient
 
-    done = deploy_cli("tag-run", "--run-id", env["RUN_ID"], "--pipeline", "train_iris",
-                      "deploy.image_uri=r/x:1", "deploy.image_digest=sha256:ab", env=env)  # fmt: skip
+    done = cli("tag-run", "--run-id", env["RUN_ID"], "--pipeline", "train_iris",
+               "deploy.image_uri=r/x:1", "deploy.image_digest=sha256:ab")  # fmt: skip
     assert done.returncode == 0, done.stderr
     tags = MlflowClient(env["MLFLOW_TRACKING_URI"]).get_run(env["RUN_ID"]).data.tags
     assert tags["deploy.image_uri"] == "r/x:1" and tags["deploy.image_digest"] == "sha256:ab"
