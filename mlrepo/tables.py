@@ -189,5 +189,5 @@ def log_input(
         # ...and hints that integer columns cannot hold missing values: tables are checked when made.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
         dataset = mlflow.data.from_pandas(frame, source=source, name=name, digest=digest)
-    mlflow.log_input(dataset, context=context, tags={"dvc.status": status})
+        mlflow.log_input(dataset, context=context, tags={"dvc.status": status})
     return {"name": name, "digest": digest, "source": source, "dvc_status": status}
