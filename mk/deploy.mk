@@ -1,0 +1,31 @@
+# Deploy (issue 5): BentoML model import, prediction, serving, container and ECR push.
+# MODEL names a deploy folder under deploy/ (<Model>/V<n>); see docs/guides/deploy.md.
+MODEL ?= IrisClassifier/V1
+SERVE_PORT ?= 3000
+BACKEND ?= podman
+ECR_ARGS ?=
+DEPLOY_SERVICE = $(firstword $(subst /, ,$(MODEL)))
+
+.PHONY: bento-model predict predict-batch serve ecr podman-install bench-serve
+
+bento-model: init ## Import the best FINISHED run (or RUN_ID=...) into the BentoML model store (MODEL=IrisClassifier/V1)
+	$(PY) deploy/$(MODEL)/create_bento_model.py $(if $(RUN_ID),--run-id $(RUN_ID))
+
+predict: init ## Predict one record: make predict MODEL=IrisClassifier/V1 ARGS="5.1 3.5 1.4 0.2"
+	$(PY) -m mlrepo.deploy predict --model $(MODEL) $(ARGS)
+
+predict-batch: init ## Predict a CSV: make predict-batch FILE=rows.csv [OUT=out.csv]; bad rows reported by number
+	@test -n "$(FILE)" || { echo "Pass FILE=<a CSV with a header row>, e.g. make predict-batch FILE=deploy/$(MODEL)/sample-input.csv" >&2; exit 2; }
+	$(PY) -m mlrepo.deploy predict-batch --model $(MODEL) --file $(FILE) $(if $(OUT),--out $(OUT))
+
+serve: init ## Serve the deploy with bentoml serve on http://127.0.0.1:3000 (SERVE_PORT=...; POST /predict)
+	cd deploy/$(MODEL) && $(CURDIR)/$(VENV)/bin/bentoml serve service:$(DEPLOY_SERVICE) --host 127.0.0.1 --port $(SERVE_PORT)
+
+ecr: init ## Build the container and push it to ECR (BACKEND=podman|docker ECR_ARGS="--ecr-name n --tag t")
+	PYTHON=$(CURDIR)/$(PY) deploy/$(MODEL)/ecr.sh --backend $(BACKEND) $(ECR_ARGS)
+
+podman-install: ## Install podman (runc), skopeo, docker-registry, awscli, debootstrap from Debian (root)
+	bash scripts/install-podman.sh
+
+bench-serve: init ## Benchmark the Bento service against mlflow models serve (c=1 and c=32)
+	$(PY) bench/serve.py
