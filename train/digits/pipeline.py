@@ -1,9 +1,11 @@
 """Train a DigitsCNN: ingest (versioned table) → transform → split (stored) → fit → evaluate."""
 
+from __future__ import annotations
+
 import logging
 import time
+from typing import TYPE_CHECKING
 
-import keras
 from omegaconf import DictConfig
 
 from datasets.digits.common import CLASS_NAMES
@@ -15,11 +17,16 @@ from train.digits.steps.split import split
 from train.digits.steps.train import device, fit
 from train.digits.steps.transform import transform
 
+if TYPE_CHECKING:
+    import keras
+
 log = logging.getLogger(__name__)
 
 
 def train(config: DictConfig) -> keras.Model:
     """Train and evaluate a DigitsCNN as `config` says; return the trained Keras model."""
+    import keras  # here, not at import: the docs and the run identity read this module cheaply
+
     keras.utils.set_random_seed(config.train.seed)
     frame, path = ingest(config.data.table, config.paths.data)
     tables.log_input(config.data.table, frame, path, config.paths.root)
