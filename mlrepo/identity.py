@@ -1,8 +1,9 @@
 """Run identity: the `run.uid` that says two runs would train the same thing.
 
 `run.uid` hashes the pipeline name, the config values that differ from their defaults (minus
-the non-identity keys declared in `identity.ignore`), the dataset version and a digest of the
-source of every project module the pipeline imports, found statically with `ast`.
+the non-identity keys declared in `identity.ignore`), the identity values the super-branch's file
+sets, the dataset version and a digest of the source of every project module the pipeline
+imports, found statically with `ast`.
 """
 
 from __future__ import annotations
@@ -172,6 +173,37 @@ def code_digest(files: Sequence[Path], root: Path = ROOT) -> str:
     return digest.hexdigest()
 
 
+def branch_values(name: str, ignore: Sequence[str], root: Path = ROOT) -> dict[str, str]:
+    """The identity values a super-branch's file sets (`data.max_rows`, `train.max_epochs`...).
+
+    The reference "default" config is composed on the development branch, so the values that
+    branch sets never show as changed: they enter the uid through this, so that editing the
+    branch's cap changes the uid, while its non-identity keys (`tracking`, `logging`...) do not.
+
+    Args:
+        name: the super-branch (`branch.name`); `conf/branch/<name>.yaml` is read, not resolved.
+        ignore: non-identity dotted prefixes (`identity.ignore`).
+        root: the repository root.
+
+    Returns:
+        `{dotted key: value}`, empty when the branch has no file.
+    """
+    path = root / "conf" / "branch" / f"{name}.yaml"
+    if not name or not path.is_file():
+        return {}
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, node: object) -> None:
+        if isinstance(node, dict) and node:
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        elif not _is_ignored(prefix, ignore):
+            out[prefix] = json.dumps(node, sort_keys=True)
+
+    walk("", OmegaConf.to_container(OmegaConf.load(path), resolve=False))
+    return out
+
+
 def compute(cfg: DictConfig, defaults: DictConfig, root: Path = ROOT) -> Identity:
     """The identity of the run `cfg` describes.
 
@@ -197,6 +229,7 @@ def compute(cfg: DictConfig, defaults: DictConfig, root: Path = ROOT) -> Identit
         else ""
     )
     code = code_digest(files, root)
+    branch = branch_values(str(OmegaConf.select(cfg, "branch.name", default="")), ignore, root)
     dataset = str(OmegaConf.select(cfg, "data.version", default="") or "")
     payload = json.dumps(
         {
@@ -205,6 +238,7 @@ def compute(cfg: DictConfig, defaults: DictConfig, root: Path = ROOT) -> Identit
             "dataset": dataset,
             "code": code,
             "defaults": hashlib.sha256(defaults_text.encode()).hexdigest(),
+            "branch": branch,
         },
         sort_keys=True,
     )

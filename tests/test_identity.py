@@ -2,6 +2,7 @@
 
 import shutil
 
+from conftest import copy_repo
 from omegaconf import OmegaConf
 
 from mlrepo import ROOT
@@ -95,3 +96,29 @@ def test_changed_values_marks_removed_keys_and_skips_ignored_ones():
 def test_the_uid_is_stable_across_processes():
     cfg = compose(BASE)
     assert compute(cfg, compose(BASE)).uid == compute(OmegaConf.create(OmegaConf.to_container(cfg)), cfg).uid
+
+
+def test_editing_the_development_branch_cap_changes_the_uid_its_tracking_and_logging_do_not(tmp_path):
+    repo = copy_repo(tmp_path / "repo", git=False)
+    branch = repo / "conf" / "branch" / "development.yaml"
+    before = uid(root=repo).uid
+    assert before == uid().uid
+
+    text = branch.read_text()
+    branch.write_text(text.replace("uri: sqlite:///.mlflow/mlflow.db", "uri: sqlite:////elsewhere/mlflow.db")
+                      .replace("level: INFO", "level: DEBUG"))  # fmt: skip
+    assert branch.read_text() != text
+    assert uid(root=repo).uid == before  # where runs are logged and how verbosely: same training
+
+    branch.write_text(text.replace("max_rows: 100000", "max_rows: 500"))
+    assert uid(root=repo).uid != before  # the cap changes what is trained
+    branch.write_text(text.replace("max_epochs: 5", "max_epochs: 2"))
+    assert uid(root=repo).uid != before
+
+
+def test_editing_the_development_branch_does_not_change_production_uids(tmp_path):
+    repo = copy_repo(tmp_path / "repo", git=False)
+    prod = compute(compose([*BASE, "branch=production"]), compose(BASE), root=repo).uid
+    branch = repo / "conf" / "branch" / "development.yaml"
+    branch.write_text(branch.read_text().replace("max_rows: 100000", "max_rows: 500"))
+    assert compute(compose([*BASE, "branch=production"]), compose(BASE), root=repo).uid == prod
