@@ -97,8 +97,9 @@ def launch(main: Callable[[], None], argv: Sequence[str] | None = None) -> None:
     if not multirun:
         main()
         return
-    from mlrepo import sweep
+    from mlrepo import launcher, sweep
 
+    launcher.register()  # `launcher=local` names it; Hydra instantiates it
     try:
         main()
     except KeyboardInterrupt:
