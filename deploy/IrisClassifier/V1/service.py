@@ -5,19 +5,19 @@
 Records are checked against the columns and dtypes of `sample-input.csv`; every bad input
 (a missing or extra column, a wrong type, a null or NaN, an empty list, too many records, a
 body over `MAX_BODY_BYTES`, a body that is not JSON) is answered 400/413 with a message that
-names the problem. Valid records from concurrent requests are grouped by BentoML's adaptive
-batching (`classify`) before they reach the model.
+names the problem. Valid records from concurrent requests are grouped into one model call
+(`Batcher`, adaptive batching inside the service).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 import bentoml
 import common
-from bentoml.exceptions import BadInput
 
 IMAGE = bentoml.images.Image(
     # No image can be pulled here: scripts/base-image.sh builds this one (Debian's python3 + uv).
@@ -44,12 +44,15 @@ SCHEMA = common.read_schema()
 MAX_BODY_BYTES = 1_000_000
 """The largest request body accepted (about 5 000 records)."""
 
+DRAIN_BYTES = 20 * MAX_BODY_BYTES
+"""How much of a body over the limit is read (and dropped) so the client gets its 413."""
+
 
 class BodyLimit:
     """ASGI middleware: answer 413 to a request whose body is over `limit` bytes.
 
     The body is read here (declared length or not) and replayed to the app, so a chunked
-    upload cannot slip past the limit.
+    upload cannot slip past the limit. A body over the limit is read and dropped, then refused.
     """
 
     def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
@@ -63,20 +66,23 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send, int(declared))
-            return
+        over = declared is not None and declared.isdigit() and int(declared) > self.limit
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
+            size += len(message.get("body", b""))
             more = message.get("more_body", False)
-            if size > self.limit:
-                await self._refuse(send, size)
-                return
+            over = over or size > self.limit
+            if not over:
+                chunks.append(message.get("body", b""))
+            elif size > DRAIN_BYTES:  # stop reading a flood; the server closes the connection
+                break
+        if over:
+            # Read (and drop) the body first: a client still sending would see a reset, not a 413.
+            await self._refuse(send, max(size, int(declared or 0)))
+            return
         body = b"".join(chunks)
         replayed = False
 
@@ -96,7 +102,58 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": text.encode()})
 
 
-@bentoml.service(image=IMAGE, traffic={"timeout": 30})
+class Batcher:
+    """Adaptive batching: the records of concurrent requests go to the model in one call.
+
+    While the model works on one batch (in a thread), the next requests queue up and become
+    the next batch, so the batch grows with the load and a lone request waits for nothing.
+    """
+
+    def __init__(self, predict: Any, max_records: int = 2000) -> None:
+        """Batch calls of `predict(records) -> labels`, at most `max_records` records per call."""
+        self.predict = predict
+        self.max_records = max_records
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.sizes: list[int] = []  # the size of each model call, newest last (kept short)
+
+    async def __call__(self, records: list[dict]) -> list[str]:
+        """Predict `records` together with whatever else is queued."""
+        if self.loop is not asyncio.get_running_loop():  # first call, or a new event loop
+            self.loop = asyncio.get_running_loop()
+            self.queue: asyncio.Queue = asyncio.Queue()
+            self.worker = self.loop.create_task(self._run())
+        done = self.loop.create_future()
+        self.queue.put_nowait((records, done))
+        return await done
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            size = len(batch[0][0])
+            while not self.queue.empty() and size < self.max_records:
+                batch.append(self.queue.get_nowait())
+                size += len(batch[-1][0])
+            self.sizes = [*self.sizes[-99:], size]
+            try:
+                labels = await asyncio.to_thread(self.predict, [r for records, _ in batch for r in records])
+            except Exception as exc:  # the callers get it: each request answers with this error
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            start = 0
+            for records, done in batch:
+                if not done.done():  # a caller that gave up (client gone) has a cancelled future
+                    done.set_result(labels[start : start + len(records)])
+                start += len(records)
+
+
+@bentoml.service(
+    image=IMAGE,
+    traffic={"timeout": 30},
+    # One log line per request costs more than the prediction; the load balancer logs access.
+    logging={"access": {"enabled": False}},
+)
 class IrisClassifier:
     """Predict the Iris species of flower measurements (cm) with the imported MLflow model."""
 
@@ -105,6 +162,7 @@ class IrisClassifier:
     def __init__(self) -> None:
         """Load the model from the BentoML model store."""
         self.model = bentoml.mlflow.load_model(self.bento_model)
+        self.batcher = Batcher(self.classify)
 
     @bentoml.api
     async def predict(self, records: Any = None, ctx: bentoml.Context = None) -> dict:
@@ -131,26 +189,17 @@ class IrisClassifier:
                 raise
             ctx.response.status_code = 400
             return {"error": str(exc)}
-        if hasattr(self, "to_async"):  # served: through BentoML's adaptive batching dispatcher
-            labels = await self.to_async.classify(checked)
-        else:  # the class used directly (tests, scripts): no server, no batching
-            labels = self.classify(checked)
         return {
-            "predictions": labels,
+            "predictions": await self.batcher(checked),
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "model": str(self.bento_model.tag),
         }
 
-    @bentoml.api(batchable=True, max_batch_size=1000, max_latency_ms=1000)
-    def classify(self, records: list[dict[str, Any]]) -> list[str]:
-        """The batched inner step: valid records from many requests at once (call `/predict`)."""
+    def classify(self, records: list[dict]) -> list[str]:
+        """Predict checked records (from one or many requests) in one model call."""
         import pandas as pd
 
-        try:
-            checked = common.check_records(records, SCHEMA, limit=len(records))
-        except ValueError as exc:
-            raise BadInput(str(exc)) from None
-        return [str(label) for label in self.model.predict(pd.DataFrame(checked, columns=list(SCHEMA)))]
+        return [str(label) for label in self.model.predict(pd.DataFrame(records, columns=list(SCHEMA)))]
 
 
 IrisClassifier.add_asgi_middleware(BodyLimit, limit=MAX_BODY_BYTES)
