@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from conftest import PYTHON, ROOT, copy_repo
@@ -62,3 +64,19 @@ def locked_md5(root: Path = ROOT, path: str = TABLE_PATH) -> str:
     found = tables.locked_hash(root / path, root)
     assert found is not None, f"dvc.lock records no out {path}"
     return found
+
+
+@contextmanager
+def mlflow_store(uri: str) -> Iterator[None]:
+    """Point this process's MLflow at `uri`, and forget it afterwards.
+
+    `mlflow.set_tracking_uri` is process-global and outlives a test: left set, it would send a
+    later test's `runs:/` look-ups to this test's store.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(None)

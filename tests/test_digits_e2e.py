@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from conftest import runs, train
-from digits_support import TABLE, TABLE_PATH, dvc_repo_copy, locked_md5
+from digits_support import TABLE, TABLE_PATH, dvc_repo_copy, locked_md5, mlflow_store
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,8 @@ def test_a_capped_run_is_accurate_and_leads_back_to_its_data(digits_repo, tracki
     assert {t.key: t.value for t in used.tags}["dvc.status"] == "tracked"
 
     # The logged model, loaded back through pyfunc, predicts what was scored during the run.
-    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    with mlflow_store(tracking_uri):
+        model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     assert model.metadata.signature is not None
     assert model.metadata.flavors.keys() >= {"tensorflow", "python_function"}
     table = pd.read_parquet(digits_repo / TABLE_PATH)

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from digits_support import mlflow_store
 
 from datasets.digits.common import PIXELS, SPLIT, TARGET
 from datasets.digits.dataset import build_table
@@ -81,10 +82,10 @@ def test_the_keras_model_is_logged_with_its_flavour_and_pyfunc_predicts_the_same
     x_train, y_train = parts["train"]
     model.fit(x_train.to_numpy(), y_train.to_numpy(), epochs=1, batch_size=64, verbose=0)
     x_test = parts["test"][0].to_numpy()
-    mlflow.set_tracking_uri(tracking_uri)
-    with mlflow.start_run():
-        info = log_model(model, x_test[:5])
-    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    with mlflow_store(tracking_uri):
+        with mlflow.start_run():
+            info = log_model(model, x_test[:5])
+        loaded = mlflow.pyfunc.load_model(info.model_uri)
     inputs = loaded.metadata.signature.inputs.to_dict()
     assert inputs[0]["type"] == "tensor" and tuple(inputs[0]["tensor-spec"]["shape"]) == (-1, 64)
     expected = model.predict(x_test, verbose=0)

@@ -6,7 +6,7 @@ import subprocess
 import pandas as pd
 import pytest
 from conftest import PYTHON, ROOT
-from digits_support import TABLE, locked_md5
+from digits_support import TABLE, locked_md5, mlflow_store
 
 from datasets.digits.common import PIXELS, SPLIT, SPLITS, TARGET
 from datasets.digits.dataset import build_table, materialize_table
@@ -100,8 +100,7 @@ def test_log_input_records_name_dvc_digest_and_source(tracking_uri, tmp_path):
     path = materialize_table(TABLE, root / "data")
     (root / "dvc.lock").write_text((ROOT / "dvc.lock").read_text())
     frame = tables.read(TABLE, root / "data")
-    mlflow.set_tracking_uri(tracking_uri)
-    with mlflow.start_run() as run:
+    with mlflow_store(tracking_uri), mlflow.start_run() as run:
         logged = tables.log_input(TABLE, frame, path, root)
         tables.materialize(frame.head(10), TABLE, root / "data")  # no longer the tracked version
         changed = tables.log_input(TABLE, frame.head(10), path, root, context="evaluation")
