@@ -93,3 +93,29 @@ def test_the_keras_model_is_logged_with_its_flavour_and_pyfunc_predicts_the_same
     # A DataFrame of the 64 pixel columns (what a table holds) gives the same answer.
     as_frame = pd.DataFrame(x_test, columns=PIXELS)
     np.testing.assert_allclose(np.asarray(loaded.predict(as_frame)), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_fit_reports_each_epoch_once_and_the_same_seed_trains_the_same_model():
+    import keras
+
+    from models.DigitsCNN.model import DigitsCNN
+    from train.digits.steps.train import fit
+
+    parts = split(*transform(build_table("v1")), max_train_rows=400)
+    results = []
+    for _ in range(2):
+        keras.utils.set_random_seed(7)
+        model = DigitsCNN().build()
+        calls = []
+
+        def record(epoch, logs, calls=calls):
+            calls.append((epoch, dict(logs)))
+
+        history = fit(model, parts["train"], parts["validation"], max_epochs=2, batch_size=64, patience=5,
+                      on_epoch=record)  # fmt: skip
+        results.append(model.predict(parts["test"][0].to_numpy(), verbose=0))
+    # One call per epoch, numbered from 1, with every value of that epoch (one MLflow batch).
+    assert [epoch for epoch, _ in calls] == [1, 2] == [e + 1 for e in history.epoch]
+    assert all({"loss", "accuracy", "val_loss", "val_accuracy"} <= logs.keys() for _, logs in calls)
+    np.testing.assert_array_equal(results[0], results[1])
