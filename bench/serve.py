@@ -80,7 +80,7 @@ async def load(url: str, bodies: list[tuple[bytes, str]], concurrency: int, tota
     """Send up to `total` requests with `concurrency` in flight, for at most `max_s` seconds.
 
     Returns:
-        requests, seconds, req_s, p50_ms, p99_ms, errors.
+        latencies (s), errors, seconds.
     """
     import aiohttp
 
@@ -111,21 +111,22 @@ async def load(url: str, bodies: list[tuple[bytes, str]], concurrency: int, tota
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         seconds = time.perf_counter() - began
-    latencies.sort()
+    return {"latencies": latencies, "errors": errors, "seconds": seconds}
+
+
+def summary(parts: list[dict]) -> dict:
+    """requests, seconds, req_s, p50_ms, p99_ms, errors over several measurements."""
+    latencies = sorted(x for part in parts for x in part["latencies"])
+    seconds = sum(part["seconds"] for part in parts)
 
     def pct(q: float) -> float:
         return (
             1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
         )
 
-    return {
-        "requests": len(latencies),
-        "seconds": seconds,
-        "req_s": len(latencies) / seconds,
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
-        "errors": errors,
-    }
+    errors = sum(part["errors"] for part in parts)
+    return {"requests": len(latencies), "seconds": seconds, "req_s": len(latencies) / seconds,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "errors": errors}  # fmt: skip
 
 
 def prepare(tmp: Path) -> tuple[dict[str, str], str]:
@@ -159,7 +160,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=20000, help="requests at concurrency 32")
     parser.add_argument("--requests-c1", type=int, default=2000, help="requests at concurrency 1")
-    parser.add_argument("--max-seconds", type=float, default=120, help="time bound of each measurement")
+    parser.add_argument(
+        "--max-seconds", type=float, default=300, help="time bound per server and concurrency"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per concurrency")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp_dir:
@@ -207,20 +211,29 @@ def main() -> int:
                 mlflow_body,
             ),
         }
-        results: dict[tuple[str, int], dict] = {}
         print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-        for name, (cmd, cwd, ready, url, make_body) in servers.items():
-            log = open(tmp / f"{name}.log", "wb")
-            proc = subprocess.Popen(
-                cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-            try:
-                wait_ready(ready, proc)
-                bodies = [(make_body(values), label) for values, label in ROWS]
-                asyncio.run(load(url, bodies, 8, 300, 30))  # warm-up
-                for concurrency, total in ((1, args.requests_c1), (32, args.requests)):
-                    result = asyncio.run(load(url, bodies, concurrency, total, args.max_seconds))
-                    results[(name, concurrency)] = result
+        procs, logs = [], []
+        try:
+            for name, (cmd, cwd, ready, _, _) in servers.items():
+                logs.append(open(tmp / f"{name}.log", "wb"))
+                out = {"stdout": logs[-1], "stderr": subprocess.STDOUT}
+                procs.append(subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True, **out))
+                wait_ready(ready, procs[-1])
+            bodies = {name: [(spec[4](v), label) for v, label in ROWS] for name, spec in servers.items()}
+            for name, spec in servers.items():
+                asyncio.run(load(spec[3], bodies[name], 8, 300, 30))  # warm-up
+            results: dict[tuple[str, int], dict] = {}
+            # Both servers are measured in alternating rounds, so that a change in the machine's
+            # load (it is shared) weighs on both alike.
+            for concurrency, total in ((1, args.requests_c1), (32, args.requests)):
+                parts: dict[str, list] = {name: [] for name in servers}
+                for _ in range(args.rounds):
+                    for name, spec in servers.items():
+                        chunk = total // args.rounds
+                        parts[name].append(asyncio.run(load(spec[3], bodies[name], concurrency, chunk,
+                                                            args.max_seconds / args.rounds)))  # fmt: skip
+                for name in servers:
+                    result = results[(name, concurrency)] = summary(parts[name])
                     print(
                         f"{name:8s} c={concurrency:<3d} {result['requests']:6d} requests in "
                         f"{result['seconds']:6.1f} s  {result['req_s']:7.1f} req/s  "
@@ -228,8 +241,10 @@ def main() -> int:
                         f"errors {result['errors']}",
                         flush=True,
                     )
-            finally:
+        finally:
+            for proc in procs:
                 stop(proc)
+            for log in logs:
                 log.close()
         print(f"load average after: {os.getloadavg()[0]:.2f}")
         ours, theirs = results[("bentoml", 32)], results[("mlflow", 32)]
