@@ -71,7 +71,7 @@ def main() -> None:
             apart.append(separate(args.jobs, env))
     par, seq, sep = statistics.median(local), statistics.median(sequential), statistics.median(apart)
     print(f"{args.jobs} Iris jobs, {os.cpu_count()} cores, median of {args.repeat}")
-    print(f"launcher=local (joblib, parallel)          {par:6.1f} s")
+    print(f"launcher=local (forked warm workers)       {par:6.1f} s")
     print(
         f"launcher=sequential (one process)          {seq:6.1f} s   speed-up {seq / par:.2f} (target >= 1.7)"
     )

@@ -1,5 +1,6 @@
-"""Sweeps with `launcher=local` (joblib): a parent run, tagged children, a progress bar, and
-a failed job that does not stop the others; plus many parallel writers on one SQLite store."""
+"""Sweeps with `launcher=local` (forked warm workers, or spawned ones for TensorFlow): a parent
+run, tagged children, a progress bar, and a failed job that does not stop the others; plus many
+parallel writers on one SQLite store."""
 
 import signal
 import subprocess
@@ -9,6 +10,8 @@ import pytest
 from conftest import PYTHON, ROOT, runs, train
 from scale_support import by_tag, sweep_outputs
 
+from mlrepo.config import CONF_DIR
+from mlrepo.launcher import fork_blockers, pipeline_codes, third_party_imports
 from mlrepo.sweep import count_jobs, progress_line
 
 pytestmark = pytest.mark.slow
@@ -18,6 +21,7 @@ def test_a_local_sweep_groups_its_runs_under_a_parent(tracking_uri, tmp_path):
     done = train("-m", "pipeline=train_iris", "model.C=0.1,0.5", "launcher=local", sweep_outputs(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2/2 jobs done" in done.stderr
+    assert "Forking 2 jobs, 2 at a time" in done.stdout + done.stderr  # Iris is fork-safe: warm workers
     found = runs(tracking_uri, "train_iris")
     (parent,) = [r for r in found if "run.uid" not in r.data.tags]
     sweep_id = parent.data.tags["sweep.id"]
@@ -89,3 +93,22 @@ def test_an_interrupted_sweep_ends_its_parent_run_killed(tracking_uri, tmp_path)
     assert proc.returncode == 130, err[-2000:]
     (parent,) = [r for r in runs(tracking_uri, "train_iris") if "run.uid" not in r.data.tags]
     assert parent.info.status == "KILLED"
+
+
+def test_tensorflow_pipelines_are_not_forked_the_others_are():
+    assert "tensorflow" in third_party_imports("digits") and "sklearn" in third_party_imports("iris")
+    assert [r for r in fork_blockers(["iris"]) if r.startswith("train/")] == []
+    assert "train/digits imports keras, tensorflow" in fork_blockers(["iris", "digits"])
+    jobs = [["pipeline=train_iris", "model.C=1"], ["pipeline=cnnv1-digitsv1"], ["model.C=2"]]
+    assert pipeline_codes(jobs, "iris", CONF_DIR) == ["iris", "digits"]
+
+
+def test_the_spawned_workers_still_run_a_sweep(tracking_uri, tmp_path):
+    # The path TensorFlow pipelines take (joblib/loky), forced here on Iris to keep it quick.
+    spawned = ["launcher=local", "hydra.launcher.backend=loky", sweep_outputs(tmp_path)]
+    done = train("-m", "pipeline=train_iris", "model.C=0.2,0.4", *spawned)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "spawned workers (joblib/loky): hydra.launcher.backend is loky" in done.stdout + done.stderr
+    assert "2/2 jobs done" in done.stderr
+    children = [r for r in runs(tracking_uri, "train_iris") if "run.uid" in r.data.tags]
+    assert sorted(r.info.status for r in children) == ["FINISHED", "FINISHED"]
