@@ -1,4 +1,4 @@
-"""A sweep of 8 Iris jobs with `launcher=local` (parallel workers) against the same 8 sequentially.
+"""A sweep of 8 Iris jobs with `launcher=local` (forked, warm workers) against the same 8 sequentially.
 
 Both are `python -m train -m pipeline=train_iris model.C=<8 values> mode=force` into one
 throwaway SQLite store; `launcher=sequential` runs the jobs one after the other in one process.
