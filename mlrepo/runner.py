@@ -259,7 +259,8 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
         overrides: the command-line overrides, saved with the run.
 
     Returns:
-        0 when the run FINISHED, 1 when `train` failed, 130 when interrupted.
+        0 when the run FINISHED, 1 when `train` failed, 2 when it stopped on a user mistake
+        (the run is FAILED, the message says what to fix), 130 when interrupted.
 
     Raises:
         UserError: the tree is dirty on a branch that forbids it, or the pipeline is missing.
@@ -308,6 +309,12 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
         mlflow.end_run(status="KILLED")
         print(f"\nInterrupted: run {run_id} ended KILLED.", file=sys.stderr)
         return EXIT_KILLED
+    except UserError as exc:  # a mistake the message explains (a bad table name...): no traceback shown
+        mlflow.log_text(traceback.format_exc(), "error/traceback.txt")
+        mlflow.set_tag("mlrepo.error", f"{exc}"[:5000])
+        mlflow.end_run(status="FAILED")
+        print(f"error: {exc}\nRun {run_id} ended FAILED.", file=sys.stderr)
+        return exc.exit_code
     except Exception as exc:
         mlflow.log_text(traceback.format_exc(), "error/traceback.txt")
         mlflow.set_tag("mlrepo.error", f"{type(exc).__name__}: {exc}"[:5000])

@@ -145,3 +145,12 @@ def test_production_refuses_a_dirty_tree(repo_copy, tracking_uri):
     assert "models/IrisClassifier/common.py" in done.stderr
     assert "Traceback" not in done.stderr
     assert runs(tracking_uri, "train_iris") == []  # nothing was started
+
+
+def test_a_user_mistake_inside_train_exits_2_without_traceback_and_the_run_is_failed(tracking_uri):
+    done = train("pipeline=cnnv1-digitsv1", "data.table=Not-A-Table")
+    assert done.returncode == 2, done.stderr
+    assert "Not-A-Table" in done.stderr and "_dataset_" in done.stderr
+    assert "Traceback" not in done.stderr
+    (run,) = runs(tracking_uri, "cnnv1-digitsv1")
+    assert run.info.status == "FAILED"
