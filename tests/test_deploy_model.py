@@ -84,6 +84,7 @@ def test_the_bento_model_carries_lineage_labels_and_custom_objects(env):
         assert labels["pipeline"] == "train_iris"
         assert labels["dataset_version"] == "v1"
         assert "git_commit" in labels and labels["metric"] == "accuracy"
+        assert len(labels["run_uid"]) >= 8  # the run's identity (run.uid tag)
         objects = model.custom_objects
         assert objects["schema"] == {c: "number" for c in objects["sample_input"].columns}
         assert list(objects["sample_input"].columns)[0] == "sepal_length"
