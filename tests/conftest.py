@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -18,6 +19,12 @@ SOURCE_DIRS = ("mlrepo", "train", "datasets", "models", "conf", "deploy")
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+
+
+def default_sigint() -> None:
+    """`preexec_fn` for a child a test will Ctrl-C: a shell that runs the tests in the
+    background makes children ignore SIGINT, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

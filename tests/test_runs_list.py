@@ -6,7 +6,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import PYTHON, ROOT, train
+from conftest import PYTHON, ROOT, default_sigint, train
 
 from mlrepo.runs import SqliteReader, age, reader, table
 from mlrepo.tracking import sqlite_path
@@ -68,6 +68,7 @@ def test_watch_refreshes_until_interrupted(store):
     proc = subprocess.Popen(
         [PYTHON, "-m", "train", "runs", "--watch", "--interval", "0.3"],
         cwd=ROOT,
+        preexec_fn=default_sigint,
         env=os.environ.copy(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

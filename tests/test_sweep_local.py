@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import PYTHON, ROOT, runs, train
+from conftest import PYTHON, ROOT, default_sigint, runs, train
 from scale_support import by_tag, sweep_outputs
 
 from mlrepo.config import CONF_DIR
@@ -82,7 +82,7 @@ def test_an_interrupted_sweep_ends_its_parent_run_killed(tracking_uri, tmp_path)
     proc = subprocess.Popen(
         [PYTHON, "-m", "train", "-m", "pipeline=train_iris", "model.C=3.1,3.2,3.3,3.4", "launcher=local",
          sweep_outputs(tmp_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
     )  # fmt: skip
     for line in proc.stderr:
         if line.startswith("Sweep "):  # the parent run exists

@@ -6,7 +6,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import PYTHON, ROOT, runs, train
+from conftest import PYTHON, ROOT, default_sigint, runs, train
 
 pytestmark = pytest.mark.slow
 
@@ -120,6 +120,7 @@ def test_an_interrupted_run_ends_killed(repo_copy, tracking_uri, sig):
         [PYTHON, "-m", "train", "pipeline=train_sleepy"],
         cwd=repo_copy,
         env=os.environ.copy(),
+        preexec_fn=default_sigint,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
