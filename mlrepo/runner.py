@@ -222,7 +222,12 @@ def previous_run(mode: str, found: Sequence[runs.RunRecord]) -> runs.RunRecord |
     return None
 
 
-def _report_previous(record: runs.RunRecord, ident: Identity, mode: str) -> None:
+def _ui(uri: str) -> str:
+    """Where a person looks at runs of the store `uri`."""
+    return uri if uri.startswith("http") else "make mlflow-ui, then http://127.0.0.1:5000"
+
+
+def _report_previous(record: runs.RunRecord, ident: Identity, mode: str, uri: str) -> None:
     shown = "  ".join(f"{k}={v:.4f}" for k, v in sorted(record.metrics.items()))
     verb = (
         "is still RUNNING"
@@ -234,6 +239,7 @@ def _report_previous(record: runs.RunRecord, ident: Identity, mode: str) -> None
         "nothing trained."
     )
     print(f"  metrics: {shown or '(none)'}")
+    print(f"  view it: {_ui(uri)} (experiment {record.experiment})")
     print("  train again anyway with mode=force")
 
 
@@ -284,7 +290,7 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
         found = runs.reader(uri).search([str(cfg.pipeline.name)], uid=ident.uid, limit=20)
         hit = previous_run(mode, found)
         if hit is not None:
-            _report_previous(hit, ident, mode)
+            _report_previous(hit, ident, mode, uri)
             return 0
     module = load_pipeline(str(cfg.pipeline.code))
 
@@ -348,7 +354,4 @@ def _report(uri: str, exp_id: str, run_id: str, seconds: float) -> None:
     shown = "  ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
     print(f"Run {run_id} FINISHED in {seconds:.1f} s (experiment {exp_id})")
     print(f"  metrics: {shown or '(none)'}")
-    if uri.startswith("http"):
-        print(f"  view it: {uri}/#/experiments/{exp_id}/runs/{run_id}")
-    else:
-        print(f"  view it: make mlflow-ui, then http://127.0.0.1:5000/#/experiments/{exp_id}/runs/{run_id}")
+    print(f"  view it: {_ui(uri)}/#/experiments/{exp_id}/runs/{run_id}")
