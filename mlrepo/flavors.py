@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from mlrepo.errors import UserError
+
 MODEL_NAME = "model"
 """The name every model is logged under: deploy imports `runs:/<run id>/model`."""
 
@@ -36,6 +38,63 @@ def flavor_of(model: Any) -> str:
     )
 
 
+class ModelNotSavedError(UserError):
+    """The trained model cannot be saved in its flavour's format: the message says why and what to do.
+
+    A `UserError`, so the runner ends the run FAILED with this one paragraph (exit 2) instead of
+    MLflow's chained tracebacks; the full traceback stays with the run as `error/traceback.txt`.
+    """
+
+
+_SKOPS_ADVICE = (
+    "MLflow saves scikit-learn models with skops, which rebuilds only classes and functions it can "
+    "import by name: define custom transformers and functions at module level in "
+    "models/<Model>/model.py (no lambdas, no functions nested in other functions, nothing defined "
+    "in a notebook or __main__), or return an mlflow.pyfunc.PythonModel that wraps the estimator."
+)
+
+
+def trusted_types(model: Any) -> list[str]:
+    """The types a scikit-learn model's skops file refers to beyond skops's defaults.
+
+    They are the types of the model just trained (tree ensembles: `sklearn.tree._tree.Tree`,
+    `...TreePredictor`), so the flavour trusts exactly these when it saves and loads the model,
+    and nothing else.
+
+    Raises:
+        ModelNotSavedError: skops cannot serialize the model at all.
+    """
+    import skops.io
+
+    try:
+        return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+    except Exception as exc:  # skops raises many kinds (TypeError, PicklingError, AttributeError...)
+        raise ModelNotSavedError(
+            f"The trained {type(model).__name__} cannot be saved: skops cannot serialize it "
+            f"({type(exc).__name__}: {exc}). {_SKOPS_ADVICE}"
+        ) from exc
+
+
+def _log_sklearn(model: Any, common: dict[str, Any]) -> Any:
+    import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+
+    trusted = trusted_types(model)
+    try:
+        return mlflow.sklearn.log_model(
+            model,
+            pip_requirements=mlflow.sklearn.get_default_pip_requirements(),
+            skops_trusted_types=trusted or None,
+            **common,
+        )
+    except MlflowException as exc:
+        first = str(exc).split(". ")[0]
+        raise ModelNotSavedError(
+            f"The trained {type(model).__name__} cannot be saved as an MLflow sklearn model "
+            f"({first.rstrip('.')}). {_SKOPS_ADVICE}"
+        ) from exc
+
+
 def _predict(model: Any, flavor: str, example: Any) -> Any:
     if flavor == "tensorflow":
         # Keras wants arrays; a DataFrame example keeps its column names in the signature.
@@ -57,6 +116,9 @@ def log_model(model: Any, input_example: Any) -> Any:
 
     Returns:
         MLflow's `ModelInfo`.
+
+    Raises:
+        ModelNotSavedError: a scikit-learn model that skops cannot save and load back.
     """
     import mlflow
     from mlflow.models import infer_signature
@@ -67,11 +129,7 @@ def log_model(model: Any, input_example: Any) -> Any:
         signature = infer_signature(input_example, _predict(model, flavor, input_example))
     common = dict(name=MODEL_NAME, signature=signature, input_example=input_example)
     if flavor == "sklearn":
-        import mlflow.sklearn
-
-        return mlflow.sklearn.log_model(
-            model, pip_requirements=mlflow.sklearn.get_default_pip_requirements(), **common
-        )
+        return _log_sklearn(model, common)
     if flavor == "tensorflow":
         import mlflow.tensorflow
 

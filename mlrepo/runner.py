@@ -8,7 +8,7 @@ entry point with the command-line checks and exit codes:
 | 0    | the run FINISHED |
 | 1    | `train` raised: the run is FAILED, its traceback saved as the artifact `error/traceback.txt` |
 | 2    | a user mistake (unknown pipeline, bad override, dirty tree in production): nothing ran |
-| 2    | a `UserError` raised inside `train` (a bad table name...): the run is FAILED |
+| 2    | a `UserError` inside `train` (a bad table name, an unsaveable model): the run is FAILED |
 | 130  | interrupted (Ctrl-C, SIGTERM): the run is KILLED |
 
 Before anything is imported for training, the run's identity (`mlrepo.identity`) and `mode`
