@@ -39,7 +39,7 @@ def generate(dest: Path, n: int) -> None:
             f"datasets/set{i}/common.py": '"""Names."""\n',
             f"train/p{i}/__init__.py": '"""A pipeline."""\n',
             f"train/p{i}/pipeline.py": '"""Train."""\n\nfrom omegaconf import DictConfig\n\n\n'
-            'def train(config: DictConfig) -> None:\n    """Train."""\n',
+            'def train(config: DictConfig) -> dict:\n    """Train."""\n    return dict(config)\n',
             f"conf/pipeline/train_p{i}.yaml": f"# @package _global_\npipeline:\n  name: train_p{i}\n"
             f"  code: p{i}\n  model: {name}\n",
         }

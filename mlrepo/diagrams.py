@@ -377,8 +377,13 @@ def write(root: Path, check_only: bool = False) -> list[Path]:
         if not init.is_file():
             continue
         source = init.read_text(encoding="utf-8")
+        # Every class model.py and common.py define is drawn (model.py's first).
+        code = model.read_text(encoding="utf-8")
+        common = model.parent / "common.py"
+        if common.is_file():
+            code += "\n" + common.read_text(encoding="utf-8")
         try:
-            updated = update_source(source, specs_from_source(model.read_text(encoding="utf-8")))
+            updated = update_source(source, specs_from_source(code))
         except ValueError as exc:
             raise ValueError(f"{init.relative_to(root)}: {exc}") from exc
         if updated != source:

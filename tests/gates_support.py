@@ -25,7 +25,7 @@ FILES = {
     '    """Return the rows."""\n    return []\n',
     "train/iris/__init__.py": '"""The Iris pipeline."""\n',
     "train/iris/pipeline.py": '"""Train an IrisClassifier."""\n\nfrom omegaconf import DictConfig\n\n\n'
-    'def train(config: DictConfig) -> None:\n    """Train as `config` says."""\n',
+    'def train(config: DictConfig) -> dict:\n    """Train as `config` says."""\n    return dict(config)\n',
     "conf/pipeline/train_iris.yaml": "# @package _global_\n# python -m train pipeline=train_iris\npipeline:\n"
     "  name: train_iris\n  code: iris\n  model: IrisClassifier\n",
     "deploy/IrisClassifier/V1/create_bento_model.py": '"""Import a run into BentoML."""\n',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -29,6 +30,7 @@ DEPLOY = "deploy/IrisClassifier/V1"
 
 BREAKS: dict[str, list[Callable[[Path], None]]] = {
     "DATASET-LAYOUT": [
+        lambda r: _write(r / "datasets/wine_loader.py", '"""Load wine."""\n'),
         lambda r: (r / "datasets/iris/common.py").unlink(),
         lambda r: (r / "datasets/iris/dataset.py").unlink(),
     ],
@@ -72,6 +74,7 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
         lambda r: (r / "train/iris/pipeline.py").unlink(),
     ],
     "PIPELINE-NAME": [
+        lambda r: _edit(r / "conf/pipeline/train_iris.yaml", "name: train_iris", "name: iris"),
         lambda r: _write(
             r / "conf/pipeline/iris_quick.yaml", "# @package _global_\npipeline:\n  code: iris\n"
         ),
@@ -91,21 +94,71 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
         lambda r: (r / f"{DEPLOY}/create_bento_model.py").unlink(),
     ],
     "TABLE-NAME": [
+        lambda r: _edit(
+            r / "conf/pipeline/train_iris.yaml",
+            "  model: IrisClassifier\n",
+            "  model: IrisClassifier\ndata:\n  table: IrisTable\n",
+        ),  # fmt: skip
         lambda r: _edit(r / "dvc.yaml", "data/irisv1_dataset_v1.parquet", "data/iris.parquet"),
         lambda r: _write(r / "data/IrisTable_v1.parquet", "x"),
     ],
     "RAW-DATA": [
+        lambda r: _write(r / "datasets/iris/rows.txt", "a,b,c\n1,2,3\n4,5,6\n7,8,9\n"),
+        lambda r: _write(r / "notes/events.log", '{"a": 1}\n{"a": 2}\n{"a": 3}\n'),
+        lambda r: (r / "models/IrisClassifier/w.bin").write_bytes(b"\x93NUMPY\x01\x00" + b"0" * 64),
+        lambda r: (r / "models/IrisClassifier/t.txt").write_bytes(b"PAR1" + b"0" * 64),
+        lambda r: (r / "models/IrisClassifier/m.bin").write_bytes(b"\x80\x04\x95" + b"0" * 64),
+        lambda r: (r / "models/IrisClassifier/h.bin").write_bytes(b"\x89HDF\r\n\x1a\n" + b"0" * 64),
+        lambda r: (r / f"{MODEL}/logo.svg.bak").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100_000),
+        lambda r: _write(r / "deploy/IrisClassifier/V1/sample-input.csv", "a,b\n" + "1,2\n" * 200_000),
         lambda r: _write(r / "datasets/iris/rows.csv", "a,b\n1,2\n"),
         lambda r: _write(r / "models/IrisClassifier/weights.npy", "x"),
         lambda r: _write(r / "notes/big.txt", "x" * 600 * 1024),
     ],
-    "PIPFILE-LOCK": [lambda r: _edit(r / "Pipfile", "[dev-packages]\n", '[dev-packages]\nblack = "*"\n')],
+    "PIPFILE-LOCK": [
+        lambda r: _edit(r / "Pipfile", "[dev-packages]\n", '[dev-packages]\nblack = "*"\n'),
+        lambda r: _drop_from_lock(r, "develop", "pytest"),
+        lambda r: _edit(r / "Pipfile.lock", '"version": "==1.3.8"', '"version": "==1.2.0"'),
+    ],
     "PIPFILE-OWNER": [
         lambda r: (r / ".github/CODEOWNERS").unlink(),
-        lambda r: _edit(r / ".github/CODEOWNERS", "/Pipfile.lock   @dev-director", "/Pipfile.lock @someone"),
+        lambda r: _edit(
+            r / ".github/CODEOWNERS", "/Pipfile.lock             @dev-director", "/Pipfile.lock @someone"
+        ),
     ],
     "PARSE": [lambda r: _write(r / "datasets/iris/dataset.py", '"""Broken."""\ndef (:\n')],
+    "PLACEHOLDER": [
+        lambda r: _write(r / "datasets/iris/dataset.py", '"""TODO"""\n'),
+        lambda r: _edit(r / "datasets/iris/dataset.py", "Return the rows.", "TBD"),
+        lambda r: _edit(r / "datasets/iris/dataset.py", "    return []\n", "    ...\n"),
+        lambda r: _edit(r / f"{MODEL}/__init__.py", "## Motivation\n", "## Motivation\n\n<describe why>\n"),
+        lambda r: _edit(r / f"{MODEL}/__init__.py", "## Diagram", "## Changes\n\n## Diagram"),
+        lambda r: _write(r / "train/iris/steps/split.py", '"""Split."""\n\n# FIXME: stratify\n'),
+    ],
+    "PIPELINE-RETURN": [
+        lambda r: _edit(r / "train/iris/pipeline.py", "    return dict(config)\n", ""),
+        lambda r: _edit(
+            r / "train/iris/pipeline.py",
+            "    return dict(config)\n",
+            "    if config:\n        return dict(config)\n",
+        ),
+    ],
+    "DEPLOY-SHAPE": [
+        lambda r: _write(r / "deploy/IrisClassifier/v2/service.py", '"""S."""\n'),
+        lambda r: _write(r / "deploy/IrisClassifier/V2.1/service.py", '"""S."""\n'),
+        lambda r: _write(r / "deploy/IrisClassifier/V01/service.py", '"""S."""\n'),
+        lambda r: _write(r / "deploy/WineClassifier/V1/service.py", '"""S."""\n'),
+    ],
 }
+
+
+def _drop_from_lock(root: Path, category: str, name: str) -> None:
+    """Hand-patch the lock: a package gone, the hash left as it was."""
+    lock = json.loads((root / "Pipfile.lock").read_text())
+    del lock[category][name]
+    (root / "Pipfile.lock").write_text(json.dumps(lock, indent=4))
+
+
 CASES = [(rule, i) for rule, breaks in BREAKS.items() for i in range(len(breaks))]
 
 
@@ -133,10 +186,25 @@ KEEPS: dict[str, Callable[[Path], None]] = {
     "pair-named pipeline": lambda r: _write(
         r / "conf/pipeline/cnnv1-irisv1.yaml", "# @package _global_\npipeline:\n  code: iris\n"
     ),
-    "study and dataset tasks": lambda r: [
-        _write(r / f"conf/pipeline/{n}.yaml", "# @package _global_\npipeline:\n  code: iris\n")
-        for n in ("study_iris", "dataset_iris")
+    "estudy, study and dataset tasks": lambda r: [
+        _write(r / f"conf/pipeline/{n}.yaml", f"# @package _global_\npipeline:\n  name: {n}\n  code: iris\n")
+        for n in ("estudy_iris", "study_iris", "dataset_iris")
     ],
+    "train returns on every path": lambda r: _edit(
+        r / "train/iris/pipeline.py",
+        "    return dict(config)\n",
+        "    if config:\n        return dict(config)\n    raise ValueError('empty')\n",
+    ),
+    "a small image, prose with commas, a good table name": lambda r: (
+        (r / "docs").mkdir(),
+        (r / "docs/icon.bin").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 1000),
+        _write(r / "docs/notes.txt", "One, two.\nThree, four.\nFive, six.\n"),
+        _edit(
+            r / "conf/pipeline/train_iris.yaml",
+            "  model: IrisClassifier\n",
+            "  model: IrisClassifier\ndata:\n  table: irisv1_dataset_v1\n",
+        ),  # fmt: skip
+    ),
     "private helpers need no docstring": lambda r: _write(
         r / "datasets/iris/common.py", '"""Names."""\n\n\ndef _helper():\n    return 1\n'
     ),
@@ -200,13 +268,16 @@ def test_changes_section_required_once_model_changed(tmp_path: Path) -> None:
 
 
 def test_raw_data_committed_in_git(tmp_path: Path) -> None:
-    """RAW-DATA sees files git tracks (also outside data/), and a DVC-tracked path is accepted."""
+    """RAW-DATA sees files git tracks (also outside data/), a DVC output included, until it leaves git."""
     repo = make_repo(tmp_path, git=True)
     _write(repo / "reports/scores.parquet", "x")
     commit(repo, "data in git")
     assert "RAW-DATA" in rule_ids(repo)
     out = "      - data/irisv1_dataset_v1.parquet\n"
     _edit(repo / "dvc.yaml", out, out + "      - reports/scores.parquet\n")
+    assert "RAW-DATA" in rule_ids(repo)  # a DVC output force-added to git is still data in git
+    subprocess.run(["git", "rm", "-q", "--cached", "reports/scores.parquet"], cwd=repo, check=True)
+    (repo / ".gitignore").write_text("/reports/scores.parquet\n")
     assert rule_ids(repo) == set()
 
 

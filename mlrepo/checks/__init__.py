@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from mlrepo.checks import code, data, environment, models, pipelines, structure
+from mlrepo.checks import code, data, environment, models, pipelines, structure, substance
 from mlrepo.checks.base import Repo, Rule, Violation
 
-FAMILIES = (structure, code, models, pipelines, data, environment)
+FAMILIES = (structure, code, substance, models, pipelines, data, environment)
 """Every rule family, in the order reports list them."""
 
 PARSE = Rule("PARSE", "files the checker reads parse (Python, YAML)", "fix the syntax error at that line")
@@ -22,7 +22,7 @@ PARSE = Rule("PARSE", "files the checker reads parse (Python, YAML)", "fix the s
 RULES: dict[str, Rule] = {rule.id: rule for family in FAMILIES for rule in family.RULES} | {PARSE.id: PARSE}
 """Every rule by id."""
 
-__all__ = ["FAMILIES", "RULES", "Repo", "Rule", "Violation", "run"]
+__all__ = ["FAMILIES", "RULES", "Repo", "Rule", "Violation", "check_repo", "run"]
 
 
 def run(root: Path, only: Iterable[str] = ()) -> list[Violation]:
@@ -35,7 +35,19 @@ def run(root: Path, only: Iterable[str] = ()) -> list[Violation]:
     Returns:
         The violations, sorted by path and line.
     """
-    repo = Repo.open(root)
+    return check_repo(Repo.open(root), only)
+
+
+def check_repo(repo: Repo, only: Iterable[str] = ()) -> list[Violation]:
+    """Check an opened tree (a working tree, or a git revision read as data) against every rule.
+
+    Args:
+        repo: the tree, with the rules' data to apply.
+        only: rule ids to keep; empty for all.
+
+    Returns:
+        The violations, sorted by path and line.
+    """
     keep = set(only)
     found = [v for family in FAMILIES for v in family.check(repo)]
     found.extend(

@@ -14,10 +14,18 @@ GOVERNANCE = Path("conf") / "governance.yaml"
 """Where a repository keeps its rules' data (reserved tasks, directors, data allow-list)."""
 
 DEFAULTS: dict[str, Any] = {
-    "reserved_tasks": ["train", "dataset", "study"],
+    "reserved_tasks": ["train", "dataset", "estudy", "study"],
     "directors": ["@dev-director"],
     "documented": ["datasets", "models", "train", "mlrepo", "deploy"],
-    "data": {"extensions": ["csv", "parquet", "npy", "npz", "png", "jpg"], "max_kb": 500, "allow": []},
+    "data": {
+        "extensions": ["csv", "parquet", "npy", "npz", "png", "jpg"],
+        "max_kb": 500,
+        "image_kb": 64,
+        "allow": [],
+    },
+    "substance": ["datasets", "models", "train", "deploy"],
+    "min_words": {"Description": 5, "Explanation": 5, "Motivation": 5, "Changes": 3},
+    "one_piece_per_pr": "warn",
     "walk_skip": [".git", ".venv", "__pycache__", "outputs", "data"],
 }
 """The rules' data when a tree has no conf/governance.yaml (fixture trees, new repositories)."""
@@ -63,34 +71,43 @@ class Repo:
         root: the repository root.
         settings: conf/governance.yaml merged over `DEFAULTS`.
         unreadable: files that did not parse, `{path: (line, message)}` (reported as `PARSE`).
+        rev: a git revision to read instead of the working tree (`pr-check --head`): files come
+            from `git ls-tree` / `git cat-file`, never from the disk, and nothing is executed.
     """
 
     root: Path
     settings: dict[str, Any] = field(default_factory=dict)
     unreadable: dict[str, tuple[int, str]] = field(default_factory=dict)
+    rev: str | None = None
+    _blobs: dict[str, bytes] | None = field(default=None, repr=False)
+    _entries: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)
     _trees: dict[str, ast.Module | None] = field(default_factory=dict, repr=False)
     _texts: dict[str, str] = field(default_factory=dict, repr=False)
     _children: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def open(cls, root: Path) -> Repo:
-        """Open the tree at `root`, reading its conf/governance.yaml if it has one.
+    def open(cls, root: Path, rev: str | None = None, settings: dict[str, Any] | None = None) -> Repo:
+        """Open the tree at `root` (or its revision `rev`), with its conf/governance.yaml if it has one.
 
         Args:
             root: the repository root.
+            rev: a git revision whose files to read instead of the working tree's.
+            settings: the rules' data to apply (`pr-check` passes the base's); default: the tree's own.
 
         Returns:
             The view, with nothing else read yet.
         """
-        import yaml
-
         root = Path(root).resolve()
-        settings = {**DEFAULTS}
-        if (root / GOVERNANCE).is_file():
-            loaded = yaml.safe_load((root / GOVERNANCE).read_text()) or {}
-            settings.update(loaded)
-            settings["data"] = {**DEFAULTS["data"], **loaded.get("data", {})}
-        return cls(root=root, settings=settings)
+        if settings is None:
+            text = None
+            if rev is not None:
+                done = subprocess.run(["git", "-C", str(root), "show", f"{rev}:{GOVERNANCE.as_posix()}"],
+                                      capture_output=True, text=True, check=False)  # fmt: skip
+                text = done.stdout if done.returncode == 0 else None
+            elif (root / GOVERNANCE).is_file():
+                text = (root / GOVERNANCE).read_text()
+            settings = merge_settings(text)
+        return cls(root=root, settings=settings, rev=rev)
 
     def git(self, *args: str) -> str | None:
         """Run a read-only git command in the tree; None outside a git repository or on failure."""
@@ -105,12 +122,22 @@ class Repo:
     @cached_property
     def is_git(self) -> bool:
         """Whether the root is the top of a git work tree."""
+        if self.rev is not None:
+            return True
         top = self.git("rev-parse", "--show-toplevel")
         return top is not None and Path(top.strip()).resolve() == self.root
 
     @cached_property
     def files(self) -> list[str]:
         """Files in git or about to be (tracked + untracked, not ignored), or a walk outside git."""
+        if self.rev is not None:
+            out = self.git("ls-tree", "-r", "-z", "--long", "--full-tree", self.rev) or ""
+            for record in out.split("\0"):
+                meta, sep, name = record.partition("\t")
+                fields = meta.split()
+                if sep and len(fields) == 4 and fields[1] == "blob":
+                    self._entries[name] = (fields[0], int(fields[3]))
+            return sorted(self._entries)
         if self.is_git:
             out = self.git("ls-files", "-co", "--exclude-standard", "-z") or ""
             names = sorted({name for name in out.split("\0") if name})
@@ -155,9 +182,57 @@ class Repo:
     def text(self, path: str) -> str:
         """The text of a file relative to the root, read once (string paths: pathlib is slow here)."""
         if path not in self._texts:
-            with open(os.path.join(self.root, path), encoding="utf-8", errors="replace") as handle:
-                self._texts[path] = handle.read()
+            if self.rev is not None:
+                self._texts[path] = self.blob(path).decode("utf-8", errors="replace")
+            else:
+                with open(os.path.join(self.root, path), encoding="utf-8", errors="replace") as handle:
+                    self._texts[path] = handle.read()
         return self._texts[path]
+
+    def blob(self, path: str) -> bytes:
+        """The bytes of a file of the revision (every blob is read in one `git cat-file --batch`)."""
+        if self._blobs is None:
+            names = self.files
+            request = "".join(f"{self.rev}:{name}\n" for name in names).encode()
+            done = subprocess.run(["git", "-C", str(self.root), "cat-file", "--batch"], input=request,
+                                  capture_output=True, check=False)  # fmt: skip
+            self._blobs, out, at = {}, done.stdout, 0
+            for name in names:
+                end = out.index(b"\n", at)
+                header = out[at:end].split()
+                size = int(header[2]) if len(header) == 3 else 0
+                self._blobs[name] = out[end + 1 : end + 1 + size]
+                at = end + 1 + size + (1 if len(header) == 3 else 0)
+        return self._blobs.get(path, b"")
+
+    def head(self, path: str, size: int = 4096) -> bytes:
+        """The first `size` bytes of a file (how data is recognized by its content)."""
+        if self.rev is not None:
+            return self.blob(path)[:size]
+        with open(os.path.join(self.root, path), "rb") as handle:
+            return handle.read(size)
+
+    def size(self, path: str) -> int:
+        """A file's size in bytes."""
+        if self.rev is not None:
+            self.files  # noqa: B018 (fills the entries)
+            return self._entries[path][1]
+        return os.stat(os.path.join(self.root, path)).st_size
+
+    def executable(self, path: str) -> bool:
+        """Whether a file has its executable bit (git's mode 100755 for a revision)."""
+        if self.rev is not None:
+            self.files  # noqa: B018 (fills the entries)
+            return self._entries.get(path, ("",))[0] == "100755"
+        return os.access(os.path.join(self.root, path), os.X_OK)
+
+    def folder(self, path: str) -> list[str]:
+        """The names directly inside a folder (on disk, or in the revision), ignored files included."""
+        if self.rev is not None:
+            prefix = path.rstrip("/") + "/"
+            return sorted({f[len(prefix) :].split("/", 1)[0] for f in self.files if f.startswith(prefix)})
+        full = os.path.join(self.root, path)
+        return sorted(os.listdir(full)) if os.path.isdir(full) else []
 
     def tree(self, path: str) -> ast.Module | None:
         """The AST of a Python file, parsed once; None (and noted in `unreadable`) on a syntax error."""
@@ -179,6 +254,17 @@ class Repo:
             mark = getattr(exc, "problem_mark", None)
             self.unreadable[path] = ((mark.line + 1) if mark else 1, f"invalid YAML: {exc}".splitlines()[0])
             return None
+
+
+def merge_settings(text: str | None) -> dict[str, Any]:
+    """The rules' data: a conf/governance.yaml's text (None: none) merged over `DEFAULTS`."""
+    import yaml
+
+    settings = {**DEFAULTS}
+    loaded = (yaml.safe_load(text) or {}) if text else {}
+    settings.update(loaded)
+    settings["data"] = {**DEFAULTS["data"], **loaded.get("data", {})}
+    return settings
 
 
 def line_of(text: str, needle: str, default: int = 1) -> int:

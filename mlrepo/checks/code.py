@@ -20,7 +20,12 @@ PIPELINE_ENTRY = Rule(
     "define `def train(config: DictConfig):` (from omegaconf import DictConfig) at the top level "
     "of pipeline.py",
 )
-RULES = (DOCSTRING, PIPELINE_ENTRY)
+PIPELINE_RETURN = Rule(
+    "PIPELINE-RETURN",
+    "train/<name>/pipeline.py's `train()` returns its product (a model, a table, a report) on every path",
+    "end every path of `train` with `return <the product>` (or a `raise`); the runner logs what it returns",
+)
+RULES = (DOCSTRING, PIPELINE_ENTRY, PIPELINE_RETURN)
 """The rules of this family."""
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -30,11 +35,9 @@ _DOC_OPENERS = ('"' * 3, "'" * 3, "r" + '"' * 3)
 
 
 def _public_module(path: str) -> bool:
+    """Modules named `_x.py` are checked like others; folders starting with `.` or `__` are not."""
     parts = path.split("/")
-    stem = parts[-1][:-3]
-    if stem.startswith("_") and stem not in ("__init__", "__main__"):
-        return False
-    return not any(part.startswith(("_", ".")) for part in parts[:-1])
+    return not any(part.startswith((".", "__")) for part in parts[:-1])
 
 
 def _decorated(node: ast.AST, names: set[str]) -> bool:
@@ -100,9 +103,47 @@ def _check_entry(path: str, tree: ast.Module) -> Iterator[Violation]:
     args = [*entry.args.posonlyargs, *entry.args.args]
     first = args[0] if args else None
     annotation = ast.unparse(first.annotation) if first is not None and first.annotation is not None else ""
+    if not _returns(entry.body):
+        yield Violation(
+            path,
+            entry.lineno,
+            PIPELINE_RETURN.id,
+            "`train` does not return a value on every path (the runner logs what it returns)",
+        )
     if first is None or first.arg != "config" or annotation.split(".")[-1] != "DictConfig":
         yield Violation(path, entry.lineno, PIPELINE_ENTRY.id, "`train` must take `config: DictConfig` first")
     elif len(args) > 1 and len(entry.args.defaults) < len(args) - 1:
         yield Violation(
             path, entry.lineno, PIPELINE_ENTRY.id, "`train` takes one required argument, `config`"
         )
+
+
+def _returns(body: list[ast.stmt]) -> bool:
+    """Whether every path through `body` ends in `return <value>` or `raise` (read statically)."""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, ast.Return):
+        return last.value is not None and not (
+            isinstance(last.value, ast.Constant) and last.value.value is None
+        )
+    if isinstance(last, ast.Raise):
+        return True
+    if isinstance(last, ast.If):
+        return _returns(last.body) and _returns(last.orelse)
+    if isinstance(last, (ast.With, ast.AsyncWith)):
+        return _returns(last.body)
+    if isinstance(last, ast.Try):
+        if last.finalbody and _returns(last.finalbody):
+            return True
+        main = _returns(last.orelse) if last.orelse else _returns(last.body)
+        return main and all(_returns(handler.body) for handler in last.handlers)
+    if isinstance(last, ast.Match):
+        exhaustive = any(
+            isinstance(case.pattern, ast.MatchAs) and case.pattern.pattern is None and case.guard is None
+            for case in last.cases
+        )
+        return exhaustive and all(_returns(case.body) for case in last.cases)
+    if isinstance(last, ast.While) and isinstance(last.test, ast.Constant) and last.test.value is True:
+        return not any(isinstance(node, ast.Break) for node in ast.walk(last))
+    return False

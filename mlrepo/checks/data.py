@@ -11,12 +11,14 @@ from mlrepo.checks.base import Repo, Rule, Violation, line_of
 
 TABLE_NAME = Rule(
     "TABLE-NAME",
-    "dataset tables (dvc.yaml outs and files under data/) are named <model-name>_dataset_<version>",
+    "dataset tables (dvc.yaml outs, files under data/, a pipeline config's data.table) are named "
+    "<model-name>_dataset_<version>",
     "rename the table, e.g. data/cnnv1_dataset_v1.parquet (lower case model name, `_dataset_`, v<n>)",
 )
 RAW_DATA = Rule(
     "RAW-DATA",
-    "no data files (csv, parquet, images, npy...) under data/ or over the size limit in git",
+    "no data in git: data files (by extension or by their bytes: CSV-like text, JSON lines, Parquet, "
+    "NumPy, pickle, HDF5, large images), DVC outputs, files under data/ or over the size limit",
     "track it with DVC (`dvc add` or a dvc.yaml out) and `git rm --cached` it, or, if it truly belongs "
     "in git, add it to data.allow in conf/governance.yaml",
 )
@@ -55,7 +57,7 @@ def dvc_outs(repo: Repo) -> dict[str, tuple[str, int]]:
 
 
 def check(repo: Repo) -> Iterator[Violation]:
-    """Check table names and refuse raw data in git."""
+    """Check table names (dvc.yaml outs, data/, pipeline configs) and refuse data in git."""
     outs = dvc_outs(repo)
     for out, (where, line) in sorted(outs.items()):
         if out.startswith("data/"):
@@ -67,40 +69,179 @@ def check(repo: Repo) -> Iterator[Violation]:
                     TABLE_NAME.id,
                     f"table `{table}` ({out}) is not <model-name>_dataset_<version>",
                 )
-    data_dir = repo.root / "data"
-    if data_dir.is_dir():
-        for entry in sorted(os.listdir(data_dir)):
-            if entry in _META or entry.startswith("."):
-                continue
-            if not TABLE.match(table_of(entry)):
-                yield Violation(
-                    f"data/{entry}",
-                    1,
-                    TABLE_NAME.id,
-                    f"`{table_of(entry)}` is not <model-name>_dataset_<version>",
-                )
+    for entry in repo.folder("data"):
+        if entry in _META or entry.startswith("."):
+            continue
+        if not TABLE.match(table_of(entry)):
+            yield Violation(
+                f"data/{entry}",
+                1,
+                TABLE_NAME.id,
+                f"`{table_of(entry)}` is not <model-name>_dataset_<version>",
+            )
+    yield from _config_tables(repo)
     yield from _raw_data(repo, outs)
+
+
+def _config_tables(repo: Repo) -> Iterator[Violation]:
+    for path in repo.files:
+        if not (path.startswith("conf/pipeline/") and path.endswith(".yaml")):
+            continue
+        text = repo.text(path)
+        if "table" not in text:
+            continue
+        loaded = repo.yaml(path)
+        section = loaded.get("data") if isinstance(loaded, dict) else None
+        for key, value in (section or {}).items() if isinstance(section, dict) else ():
+            if (key == "table" or str(key).endswith("_table")) and isinstance(value, str):
+                table = table_of(value.rsplit("/", 1)[-1])
+                if not TABLE.match(table):
+                    yield Violation(
+                        path,
+                        line_of(text, f"{key}:"),
+                        TABLE_NAME.id,
+                        f"`data.{key}: {value}`: `{table}` is not <model-name>_dataset_<version>",
+                    )
+
+
+# --- data known by its bytes ----------------------------------------------------------------
+
+_MAGIC = (
+    (b"PAR1", "a Parquet file"),
+    (b"\x93NUMPY", "a NumPy array"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+    (b"ARROW1", "an Arrow/Feather file"),
+    (b"Obj\x01", "an Avro file"),
+    (b"ORC", "an ORC file"),
+    (b"PK\x03\x04", "a ZIP archive (npz, xlsx...)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"BZh", "a bzip2 archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+)
+_IMAGES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+_SOURCE = {
+    ".py", ".pyi", ".md", ".yaml", ".yml", ".toml", ".sh", ".js", ".css", ".html", ".jinja2",
+    ".cfg", ".ini", ".json", ".ipynb", ".mk", ".lock", ".dvc", ".svg", ".xml", ".rst",
+}  # fmt: skip
+"""Text formats whose lines may look tabular by chance: only their magic bytes are sniffed."""
+_NO_SNIFF = {"Makefile", "Pipfile", "CODEOWNERS", "Dockerfile", ".gitignore", ".dvcignore"}
+
+
+def sniff(name: str, head: bytes, size: int, image_kb: int = 64) -> str | None:
+    """What kind of data a file holds, judged by its first bytes whatever its name; None for code/text.
+
+    Args:
+        name: the file's name (only to spare source files the tabular-text test).
+        head: its first bytes (4 KiB is plenty).
+        size: its size in bytes (images count as data above `image_kb`).
+        image_kb: the size above which an image is data.
+
+    Returns:
+        `"a Parquet file"`, `"CSV-like text"`... or None.
+    """
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    for magic, kind in _IMAGES:
+        if head.startswith(magic):
+            return f"a {kind} image of {size // 1024} KB" if size > image_kb * 1024 else None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and size > image_kb * 1024:
+        return f"a WEBP image of {size // 1024} KB"
+    if len(head) > 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "a Python pickle"
+    base = name.rsplit("/", 1)[-1]
+    if base in _NO_SNIFF or os.path.splitext(base)[1].lower() in _SOURCE or b"\0" in head:
+        return None
+    return _tabular(head.decode("utf-8", errors="replace"), truncated=size > len(head))
+
+
+def _tabular(text: str, truncated: bool) -> str | None:
+    lines = text.splitlines()
+    if truncated and lines:
+        lines = lines[:-1]  # cut in the middle
+    lines = [line for line in lines[:60] if line.strip()]
+    if len(lines) < 3:
+        return None
+    stripped = [line.strip() for line in lines]
+    if all(line.startswith("{") and line.endswith("}") for line in stripped):
+        return "JSON lines"
+    if sum(any(c.isdigit() for c in line) for line in lines[1:]) * 2 < len(lines) - 1:
+        return None
+    for delimiter, kind in ((",", "CSV"), ("\t", "TSV"), (";", "CSV (;)"), ("|", "delimited (|)")):
+        counts = {line.count(delimiter) for line in lines}
+        if len(counts) == 1 and counts.pop() >= 1 and not lines[-1].startswith("\t"):
+            return f"{kind}-like text"
+    return None
+
+
+def allowance(path: str, settings: dict) -> tuple[bool, int]:
+    """Whether the allow-list names `path` (data may be in git), and the size limit in bytes for it.
+
+    An allow-list entry is a glob, or `{path: GLOB, max_kb: N}` to give its files a limit of their
+    own; every other file has `data.max_kb`.
+    """
+    limit = int(settings["max_kb"])
+    for entry in settings["allow"]:
+        pattern = entry.get("path", "") if isinstance(entry, dict) else str(entry)
+        if fnmatch.fnmatch(path, pattern):
+            own = entry.get("max_kb", limit) if isinstance(entry, dict) else limit
+            return True, int(own) * 1024
+    return False, limit * 1024
+
+
+def data_problem(path: str, head: bytes, size: int, settings: dict) -> str | None:
+    """Why a file may not be in git (data by its extension or bytes, over the size limit); None if it may.
+
+    Args:
+        path: the file, relative to the root.
+        head: its first bytes.
+        size: its size in bytes.
+        settings: the `data` section of the rules' data.
+    """
+    allowed, limit = allowance(path, settings)
+    if size > limit:
+        return f"{size // 1024} KB, over the {limit // 1024} KB limit,"
+    if allowed:
+        return None
+    name = path.rsplit("/", 1)[-1]
+    suffix = os.path.splitext(name)[1].lower()
+    extensions = {"." + ext.lower().lstrip(".") for ext in settings["extensions"]}
+    if suffix in extensions:
+        return f"a {suffix} data file"
+    kind = sniff(name, head, size, int(settings.get("image_kb", 64)))
+    return f"{kind} (known by its bytes)" if kind else None
 
 
 def _raw_data(repo: Repo, outs: dict[str, tuple[str, int]]) -> Iterator[Violation]:
     settings = repo.settings["data"]
-    extensions = {"." + ext.lower().lstrip(".") for ext in settings["extensions"]}
-    limit = int(settings["max_kb"]) * 1024
-    allow = list(settings["allow"])
-    tracked_by_dvc = set(outs) | {p[: -len(".dvc")] for p in repo.files if p.endswith(".dvc")}
+    limit_kb = int(settings["max_kb"])
+    pointers = {p[: -len(".dvc")] for p in repo.files if p.endswith(".dvc")}
+    tracked_by_dvc = set(outs) | pointers
+    prefixes = tuple(out + "/" for out in tracked_by_dvc)
     for path in repo.files:
         name = path.rsplit("/", 1)[-1]
-        suffix = os.path.splitext(name)[1].lower()
-        under_data = path.startswith("data/")
-        if name.endswith(".dvc") or (under_data and name in _META):
+        if name.endswith(".dvc") or (path.startswith("data/") and name in _META):
             continue
-        is_data = suffix in extensions
-        size = (repo.root / path).stat().st_size
-        if not (under_data or is_data or size > limit):
+        if path in tracked_by_dvc or path.startswith(prefixes):
+            yield Violation(
+                path, 1, RAW_DATA.id, "a DVC output is in git (DVC keeps it; `git rm --cached` it)"
+            )
             continue
-        if any(fnmatch.fnmatch(path, pattern) for pattern in allow):
+        if path.startswith("data/"):
+            yield Violation(path, 1, RAW_DATA.id, f"under data/ in git (limit {limit_kb} KB, DVC keeps data)")
             continue
-        if any(path == out or path.startswith(out + "/") for out in tracked_by_dvc):
-            continue
-        why = "under data/" if under_data else f"a {suffix} data file" if is_data else f"{size // 1024} KB"
-        yield Violation(path, 1, RAW_DATA.id, f"{why} in git (limit {limit // 1024} KB, DVC keeps data)")
+        if name.endswith(".py"):  # source: its size only (a binary named .py fails PARSE)
+            size = repo.size(path)
+            problem = data_problem(path, b"", size, settings) if size > limit_kb * 1024 else None
+        else:
+            problem = data_problem(path, repo.head(path), repo.size(path), settings)
+        if problem:
+            yield Violation(path, 1, RAW_DATA.id, f"{problem} in git (DVC keeps data)")

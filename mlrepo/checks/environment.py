@@ -13,13 +13,15 @@ from mlrepo.checks.base import Repo, Rule, Violation
 
 PIPFILE_LOCK = Rule(
     "PIPFILE-LOCK",
-    "Pipfile.lock's `_meta.hash.sha256` matches Pipfile",
+    "Pipfile.lock locks Pipfile: every package pinned at a version its specifier allows, and "
+    "`_meta.hash.sha256` matches",
     "the development director runs `pipenv lock` and commits Pipfile and Pipfile.lock together",
 )
 PIPFILE_OWNER = Rule(
     "PIPFILE-OWNER",
-    ".github/CODEOWNERS gives Pipfile and Pipfile.lock to a director (conf/governance.yaml `directors`)",
-    "add `/Pipfile @dev-director` and `/Pipfile.lock @dev-director` lines to .github/CODEOWNERS",
+    ".github/CODEOWNERS gives Pipfile, Pipfile.lock and the machinery and rules (conf/governance.yaml "
+    "`director_paths`) to a director (`directors`)",
+    "add a `/<path> @dev-director` line to .github/CODEOWNERS for each path it names",
 )
 RULES = (PIPFILE_LOCK, PIPFILE_OWNER)
 """The rules of this family."""
@@ -43,16 +45,20 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def pipfile_hash(pipfile: Path) -> str:
+def pipfile_hash(pipfile: Path | str) -> str:
     """The hash pipenv writes into Pipfile.lock for this Pipfile, computed without pipenv or network.
 
     It mirrors pipenv 2026.10's `Pipfile.calculate_hash` (plette's `get_hash` with PEP 503
     package names): the sha256 of the sorted, compact JSON of the parsed Pipfile.
 
+    Args:
+        pipfile: the Pipfile's path, or its text.
+
     Raises:
         tomllib.TOMLDecodeError: the Pipfile is not valid TOML.
     """
-    raw = tomllib.loads(pipfile.read_text(encoding="utf-8"))
+    text = pipfile.read_text(encoding="utf-8") if isinstance(pipfile, Path) else pipfile
+    raw = tomllib.loads(text)
 
     def names(section: dict) -> dict:
         return {_canonical(k): v for k, v in section.items()}
@@ -76,19 +82,64 @@ def lock_problem(root: Path) -> str | None:
         return None
     if not lock.is_file():
         return "Pipfile has no Pipfile.lock"
+    problems = lock_problems(pipfile.read_text(encoding="utf-8"), lock.read_text(encoding="utf-8"))
+    return "; ".join(problems) if problems else None
+
+
+def lock_problems(pipfile: str, lock: str) -> list[str]:
+    """Why a Pipfile.lock does not lock a Pipfile, by content and by hash (texts of both files).
+
+    Every package of `[packages]` / `[dev-packages]` must be in the lock's `default` / `develop`
+    with a pinned version its specifier allows, and `_meta.hash.sha256` must match the Pipfile.
+
+    Returns:
+        One line per problem; empty when the lock is good.
+    """
     try:
         expected = pipfile_hash(pipfile)
+        raw = tomllib.loads(pipfile)
     except tomllib.TOMLDecodeError as exc:
-        return f"Pipfile is not valid TOML: {exc}"
+        return [f"Pipfile is not valid TOML: {exc}"]
     try:
-        recorded = json.loads(lock.read_text(encoding="utf-8"))["_meta"]["hash"]["sha256"]
+        locked = json.loads(lock)
+        recorded = locked["_meta"]["hash"]["sha256"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        return f"Pipfile.lock has no readable _meta.hash.sha256 ({type(exc).__name__})"
+        return [f"Pipfile.lock has no readable _meta.hash.sha256 ({type(exc).__name__})"]
+    problems = []
+    for section, category in (("packages", "default"), ("dev-packages", "develop")):
+        pins = {_canonical(k): v for k, v in (locked.get(category) or {}).items()}
+        for name, spec in (raw.get(section) or {}).items():
+            problem = _pin_problem(_canonical(name), spec, pins, category)
+            if problem:
+                problems.append(problem)
     if recorded != expected:
-        return (
+        problems.append(
             f"Pipfile.lock is out of date with Pipfile (lock hash {recorded[:12]}…, "
             f"Pipfile hashes to {expected[:12]}…)"
         )
+    return problems
+
+
+def _pin_problem(name: str, spec: object, pins: dict, category: str) -> str | None:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    entry = pins.get(name)
+    if not isinstance(entry, dict):
+        return f"`{name}` is in Pipfile but not in Pipfile.lock's `{category}`"
+    wanted = spec.get("version", "*") if isinstance(spec, dict) else str(spec)
+    if isinstance(spec, dict) and any(k in spec for k in ("git", "path", "file", "editable")):
+        return None  # a VCS or local requirement has no version to compare
+    version = str(entry.get("version", ""))
+    if not version.startswith("=="):
+        return f"`{name}` is not pinned in Pipfile.lock (version {version or 'missing'})"
+    if wanted in ("*", ""):
+        return None
+    try:
+        allowed = SpecifierSet(wanted)
+    except InvalidSpecifier:
+        return f"`{name}`'s Pipfile specifier `{wanted}` is not valid"
+    if not allowed.contains(version[2:], prereleases=True):
+        return f"`{name}` is locked at {version[2:]}, which Pipfile's `{wanted}` does not allow"
     return None
 
 
@@ -101,20 +152,23 @@ def check(repo: Repo) -> Iterator[Violation]:
     """Check the lock's hash and the CODEOWNERS lines for Pipfile and Pipfile.lock."""
     if "Pipfile" not in repo.fileset:
         return
-    problem = lock_problem(repo.root)
-    if problem:
-        yield Violation("Pipfile.lock", 1, PIPFILE_LOCK.id, problem)
+    if "Pipfile.lock" not in repo.fileset:
+        yield Violation("Pipfile.lock", 1, PIPFILE_LOCK.id, "Pipfile has no Pipfile.lock")
+    else:
+        for problem in lock_problems(repo.text("Pipfile"), repo.text("Pipfile.lock")):
+            yield Violation("Pipfile.lock", 1, PIPFILE_LOCK.id, problem)
     owners_path = ".github/CODEOWNERS"
     if owners_path not in repo.fileset:
         yield Violation(owners_path, 1, PIPFILE_OWNER.id, "missing: it must name the director for Pipfile")
         return
     directors = handles(repo.settings["directors"])
     lines = repo.text(owners_path).splitlines()
-    for target in ("Pipfile", "Pipfile.lock"):
+    targets = list(repo.settings.get("director_paths") or ["Pipfile", "Pipfile.lock"])
+    for target in targets:
         owned = False
         for line in lines:
             fields = line.split("#", 1)[0].split()
-            if fields and fields[0].lstrip("/") == target:
+            if fields and fields[0].strip("/") == target.strip("/"):
                 owned = bool({f.lower().lstrip("@") for f in fields[1:]} & directors)
         if not owned:
             yield Violation(owners_path, 1, PIPFILE_OWNER.id, f"no line gives /{target} to a director")

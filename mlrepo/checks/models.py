@@ -25,7 +25,8 @@ MODEL_CHANGES = Rule(
 )
 DIAGRAM_STALE = Rule(
     "DIAGRAM-STALE",
-    "the Diagram section matches model.py (constructor, methods, return types)",
+    "the Diagram section matches every class model.py and common.py define (constructor, methods, "
+    "return types)",
     "run `python -m mlrepo diagrams` (or `make diagrams`) and commit the updated __init__.py",
 )
 RULES = (MODEL_DOCS, MODEL_CHANGES, DIAGRAM_STALE)
@@ -133,6 +134,10 @@ def _check_diagram(repo: Repo, name: str, path: str, source: str) -> Iterator[Vi
     model_tree = repo.tree(f"models/{name}/model.py")
     if model_tree is None:
         return
+    common = f"models/{name}/common.py"
+    common_tree = repo.tree(common) if common in repo.fileset else None
+    if common_tree is not None and any(isinstance(n, ast.ClassDef) for n in common_tree.body):
+        model_tree = ast.Module(body=[*model_tree.body, *common_tree.body], type_ignores=[])
     try:
         drawn = diagrams.parse(block[2])
     except diagrams.DiagramSyntaxError as exc:

@@ -9,8 +9,10 @@ from mlrepo.checks.base import Repo, Rule, Violation, line_of
 
 PIPELINE_NAME = Rule(
     "PIPELINE-NAME",
-    "conf/pipeline/<name>.yaml is named <task>_<name> (a reserved task) or <model&version>-<dataset&version>",
-    "rename it, e.g. train_iris, study_iris, dataset_digits or cnnv1-digitsv1 (tasks: conf/governance.yaml)",
+    "conf/pipeline/<name>.yaml is named <task>_<name> (a reserved task) or "
+    "<model&version>-<dataset&version>, and its `pipeline.name` is that name (the MLflow experiment)",
+    "rename it, e.g. train_iris, estudy_iris, dataset_digits or cnnv1-digitsv1 (tasks: "
+    "conf/governance.yaml), and set `pipeline.name` to the file's name",
 )
 PIPELINE_CONFIG = Rule(
     "PIPELINE-CONFIG",
@@ -62,6 +64,14 @@ def check(repo: Repo) -> Iterator[Violation]:
             continue
         section = data.get("pipeline") if isinstance(data, dict) else None
         section = section if isinstance(section, dict) else {}
+        if section.get("name") is not None and str(section.get("name")) != stem:
+            yield Violation(
+                path,
+                line_of(text, "name:"),
+                PIPELINE_NAME.id,
+                f"`pipeline.name: {section.get('name')}` differs from the file's name `{stem}` "
+                "(it names the MLflow experiment)",
+            )
         code = section.get("code")
         if not code:
             yield Violation(path, 1, PIPELINE_CONFIG.id, "no `pipeline.code` naming train/<code>/pipeline.py")

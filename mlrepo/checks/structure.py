@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 
@@ -10,8 +9,9 @@ from mlrepo.checks.base import Repo, Rule, Violation
 
 DATASET_LAYOUT = Rule(
     "DATASET-LAYOUT",
-    "datasets/<name>/ has dataset.py and common.py",
-    "add the missing file (common.py may be empty: a one-line docstring)",
+    "datasets/<name>/ has dataset.py and common.py; code under datasets/ lives in datasets/<name>/",
+    "add the missing file (common.py may be empty: a one-line docstring); move a flat "
+    "datasets/<file>.py into its dataset's folder (its loader belongs in dataset.py)",
 )
 MODEL_NAME = Rule(
     "MODEL-NAME",
@@ -29,11 +29,22 @@ DEPLOY_LAYOUT = Rule(
     "ecr.sh, and no __init__.py",
     "add the missing file, `chmod +x ecr.sh` (`git update-index --chmod=+x`), delete any __init__.py",
 )
-RULES = (DATASET_LAYOUT, MODEL_NAME, MODEL_LAYOUT, DEPLOY_LAYOUT)
+DEPLOY_SHAPE = Rule(
+    "DEPLOY-SHAPE",
+    "every folder under deploy/<Model>/ is V<n> (n >= 1, no leading zero) and deploy/<Model> names an "
+    "existing models/<Model>",
+    "rename the folder V1, V2... (a new output contract is a new V<n>), or name the deploy after its "
+    "models/<Model> folder",
+)
+RULES = (DATASET_LAYOUT, MODEL_NAME, MODEL_LAYOUT, DEPLOY_LAYOUT, DEPLOY_SHAPE)
 """The rules of this family."""
 
 CAMEL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-VERSION = re.compile(r"^V[0-9]+$")
+VERSION = re.compile(r"^V[1-9][0-9]*$")
+"""A deploy version folder: `V1`, `V2`, ... (no `V0`, no leading zero, no `v2` or `V2.1`)."""
+DATASET = re.compile(r"^[a-z][a-z0-9_]*$")
+"""A dataset folder name: snake_case (`iris`, `digits`)."""
+_DATASET_TOP = {"__init__.py", "README.md", ".gitkeep"}
 SAMPLE = re.compile(r"^sample[-_]input\.(csv|json|ya?ml)$")
 
 
@@ -43,6 +54,14 @@ def _is_package_dir(name: str) -> bool:
 
 def check(repo: Repo) -> Iterator[Violation]:
     """Check the layout of datasets/, models/ and deploy/."""
+    for name in _top_files(repo, "datasets"):
+        if name not in _DATASET_TOP:
+            yield Violation(
+                f"datasets/{name}",
+                1,
+                DATASET_LAYOUT.id,
+                "code under datasets/ lives in datasets/<name>/ (dataset.py, common.py)",
+            )
     for name, files in repo.children("datasets").items():
         if _is_package_dir(name):
             for needed in ("dataset.py", "common.py"):
@@ -56,14 +75,35 @@ def check(repo: Repo) -> Iterator[Violation]:
         for needed in ("__init__.py", "model.py", "common.py"):
             if needed not in files:
                 yield Violation(f"models/{name}", 1, MODEL_LAYOUT.id, f"missing {needed}")
+    models = repo.children("models")
     for model, files in repo.children("deploy").items():
+        if model.startswith("."):
+            continue
+        if model not in models:
+            yield Violation(
+                f"deploy/{model}", 1, DEPLOY_SHAPE.id, f"no models/{model}: a deploy is named after its model"
+            )
         versions: dict[str, list[str]] = {}
         for path in files:
             head, sep, tail = path.partition("/")
             if sep and VERSION.match(head):
                 versions.setdefault(head, []).append(tail)
+            elif sep and head not in versions and not head.startswith("."):
+                versions.setdefault(head, [])
+                yield Violation(
+                    f"deploy/{model}/{head}",
+                    1,
+                    DEPLOY_SHAPE.id,
+                    f"`{head}` is not a version folder V<n> (n >= 1, no leading zero)",
+                )
+        versions = {v: inside for v, inside in versions.items() if VERSION.match(v)}
         for version, inside in sorted(versions.items()):
             yield from _check_deploy(repo, f"deploy/{model}/{version}", inside)
+
+
+def _top_files(repo: Repo, top: str) -> list[str]:
+    prefix = top + "/"
+    return [p[len(prefix) :] for p in repo.files if p.startswith(prefix) and p.count("/") == 1]
 
 
 def _check_deploy(repo: Repo, folder: str, files: list[str]) -> Iterator[Violation]:
@@ -79,5 +119,5 @@ def _check_deploy(repo: Repo, folder: str, files: list[str]) -> Iterator[Violati
         yield Violation(
             folder, 1, DEPLOY_LAYOUT.id, "missing a sample input (sample-input.csv, .json or .yaml)"
         )
-    if "ecr.sh" in files and not os.access(repo.root / folder / "ecr.sh", os.X_OK):
+    if "ecr.sh" in files and not repo.executable(f"{folder}/ecr.sh"):
         yield Violation(f"{folder}/ecr.sh", 1, DEPLOY_LAYOUT.id, "ecr.sh is not executable")
