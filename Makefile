@@ -31,6 +31,9 @@ $(VENV)/.synced: Pipfile.lock
 init: $(VENV)/.synced ## Install pipenv if missing, then the locked environment into .venv/ (pipenv sync)
 
 train: init ## Run a pipeline on the development super-branch (PIPELINE=train_iris ARGS="model.C=0.5")
+	@ls conf/pipeline/*.yaml >/dev/null 2>&1 || { echo "There is no pipeline yet. Make one: make new-dataset NAME=wine," \
+	  "make new-model NAME=WineForest, make new-pipeline NAME=rfv1-winev1 MODEL=WineForest DATASET=wine" \
+	  "(docs/guides/adding-a-model.md)." >&2; exit 2; }
 	$(PY) -m train pipeline=$(PIPELINE) $(ARGS)
 
 test: init ## Run the whole test suite, slow tests included (PYTEST_ARGS="-k iris -x")

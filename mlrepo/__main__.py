@@ -1,4 +1,4 @@
-"""`python -m mlrepo check|diagrams|pr-check|prune|rules`: the repository's gates from the command line.
+"""`python -m mlrepo check|diagrams|new|pr-check|prune|rules`: the repository's gates from the command line.
 
 Exit codes: 0 clean, 1 a rule is broken (each violation printed as `RULE-ID path:line message`
 with how to fix it), 2 a mistake in the command (one paragraph, no traceback).
@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--no-pre-commit", action="store_true", help="skip pre-commit's hooks")
     pr.add_argument("--root", type=Path, default=ROOT)
+    from mlrepo import new
+
+    new.add_arguments(sub.add_parser("new", help="scaffold a dataset, model, pipeline or project"))
     prune = sub.add_parser("prune", help="delete the MLflow runs of a branch closed unmerged")
     prune.add_argument("--branch", required=True)
     prune.add_argument(
@@ -138,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             return _diagrams(args)
         if args.command == "pr-check":
             return _pr_check(args)
+        if args.command == "new":
+            from mlrepo import new
+
+            return new.run(args)
         return _prune(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,0 +1,17 @@
+# New work in one command (docs/guides/adding-a-model.md): python -m mlrepo new <kind>.
+.PHONY: new-dataset new-model new-pipeline new-project new-update
+
+new-dataset: init ## Scaffold datasets/NAME/ (make new-dataset NAME=wine); then fill load_frame()
+	$(PY) -m mlrepo new dataset $(NAME)
+
+new-model: init ## Scaffold models/NAME/ with its docs and diagram (make new-model NAME=WineForest); then fill build()
+	$(PY) -m mlrepo new model $(NAME)
+
+new-pipeline: init ## Scaffold a pipeline: make new-pipeline NAME=rfv1-winev1 MODEL=WineForest DATASET=wine
+	$(PY) -m mlrepo new pipeline $(NAME) --model $(MODEL) --dataset $(DATASET)
+
+new-project: init ## A new repository for another team: make new-project DEST=../acme NAME="Acme" DESCRIPTION="..." DIRECTOR=alice
+	$(PY) -m mlrepo new project $(DEST) --name "$(NAME)" --description "$(DESCRIPTION)" --director "$(DIRECTOR)" $(ARGS)
+
+new-update: init ## In a project made by new-project: bring in the template's later version, keeping local changes
+	$(PY) -m mlrepo new update $(ARGS)

@@ -1,0 +1,181 @@
+"""The `new` command table: one entry per kind, each a template folder plus one small function.
+
+A kind's function checks the names, builds the template's context and returns a `Scaffold`
+(what to render, what to append to, the next steps to print). Adding a kind (`deploy`) is a
+folder `templates/deploy/` and one function registered with `@kind(...)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlrepo.errors import UserError
+from mlrepo.new import names
+from mlrepo.new.render import Plan, render
+
+
+@dataclass
+class Scaffold:
+    """What one `new <kind>` renders.
+
+    Attributes:
+        context: the values the kind's templates name.
+        next_steps: the few lines printed after writing (which function to fill, which command).
+        append: rendered paths added to the end of an existing file instead of created (dvc.yaml).
+        patch: called on the rendered files before they are written (the class diagram).
+    """
+
+    context: dict[str, Any]
+    next_steps: list[str]
+    append: set[str] = field(default_factory=set)
+    patch: Callable[[dict[str, bytes]], None] | None = None
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One `python -m mlrepo new <kind>` command.
+
+    Attributes:
+        name: the kind, also the template folder's name.
+        help: one line for `--help`.
+        arguments: `(flags, argparse keyword arguments)` of its command line.
+        scaffold: `(parsed arguments, repository root) -> Scaffold`.
+    """
+
+    name: str
+    help: str
+    arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...]
+    scaffold: Callable[[argparse.Namespace, Path], Scaffold]
+
+    def plan(self, args: argparse.Namespace, root: Path) -> tuple[Plan, Scaffold]:
+        """Render this kind's templates for `args` into a `Plan` (nothing written yet)."""
+        scaffold = self.scaffold(args, root)
+        files = render(self.name, scaffold.context)
+        if scaffold.patch is not None:
+            scaffold.patch(files)
+        plan = Plan()
+        for path, content in files.items():
+            (plan.append if path in scaffold.append else plan.create)[path] = content
+        return plan, scaffold
+
+
+KINDS: dict[str, Kind] = {}
+"""Every kind, by name, in the order `--help` lists them."""
+
+
+def kind(name: str, help: str, *arguments: tuple[tuple[str, ...], dict[str, Any]]):
+    """Register the decorated `(args, root) -> Scaffold` function as the kind `name`."""
+
+    def register(function: Callable[[argparse.Namespace, Path], Scaffold]):
+        KINDS[name] = Kind(name, help, arguments, function)
+        return function
+
+    return register
+
+
+def _arg(*flags: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    return flags, options
+
+
+@kind("dataset", "datasets/<name>/: dataset.py (fill load_frame), common.py", _arg("name", help="e.g. wine"))
+def dataset(args: argparse.Namespace, root: Path) -> Scaffold:
+    """`new dataset NAME`: a dataset whose `load_frame()` the author fills."""
+    name = names.dataset(args.name)
+    return Scaffold(
+        {"name": name},
+        [
+            f"fill load_frame() in datasets/{name}/dataset.py and the docstring of its __init__.py",
+            f"then: python -m mlrepo new pipeline <model&version>-{name}v1 --model <Model> --dataset {name}",
+        ],
+    )
+
+
+@kind(
+    "model",
+    "models/<ModelName>/: documented __init__.py with its diagram, model.py (fill build()), common.py",
+    _arg("name", help="CamelCase, e.g. WineForest"),
+)
+def model(args: argparse.Namespace, root: Path) -> Scaffold:
+    """`new model NAME`: a documented model whose `build()` the author fills; its diagram drawn."""
+    name = names.model(args.name)
+
+    def draw(files: dict[str, bytes]) -> None:
+        from mlrepo import diagrams
+
+        init, source = f"models/{name}/__init__.py", files[f"models/{name}/model.py"].decode()
+        drawn = diagrams.update_source(files[init].decode(), diagrams.specs_from_source(source))
+        files[init] = drawn.encode()
+
+    return Scaffold(
+        {"name": name},
+        [
+            f"fill build() in models/{name}/model.py and the <describe ...> sections of its __init__.py",
+            "after changing the constructor or methods: make diagrams",
+            f"then: python -m mlrepo new pipeline <model&v>-<dataset&v> --model {name} --dataset <d>",
+        ],
+        patch=draw,
+    )
+
+
+@kind(
+    "pipeline",
+    "conf/pipeline/<name>.yaml, train/<code>/ (pipeline.py + 5 steps), its table's DVC stage",
+    _arg("name", help="<model&version>-<dataset&version> (rfv1-winev1) or <task>_<name>"),
+    _arg("--model", required=True, help="an existing models/<Model>/"),
+    _arg("--dataset", required=True, help="an existing datasets/<name>/"),
+    _arg("--table", default=None, help="the table's name (default: <model-name>_dataset_<version>)"),
+)
+def pipeline(args: argparse.Namespace, root: Path) -> Scaffold:
+    """`new pipeline NAME --model M --dataset D`: config, code and DVC stage, trainable as generated."""
+    from mlrepo.checks.base import Repo
+
+    tasks = list(Repo.open(root).settings["reserved_tasks"])
+    name = names.pipeline(args.name, tasks)
+    model_name, dataset_name = names.model(args.model), names.dataset(args.dataset)
+    if not (root / "models" / model_name / "model.py").is_file():
+        raise UserError(f"models/{model_name}/ does not exist: run python -m mlrepo new model {model_name}")
+    if not (root / "datasets" / dataset_name / "dataset.py").is_file():
+        raise UserError(
+            f"datasets/{dataset_name}/ does not exist: run python -m mlrepo new dataset {dataset_name}"
+        )
+    table, version = names.table_of(name, dataset_name)
+    if args.table:
+        table, version = names.table(args.table), args.table.rsplit("_", 1)[1]
+    dvc = root / "dvc.yaml"
+    stages = _dvc_stages(dvc)
+    if table in stages:
+        raise UserError(f"dvc.yaml already has a stage {table}: pass --table <another table name>.")
+    context = {"name": name, "code": names.code_of(name), "model": model_name, "dataset": dataset_name,
+               "table": table, "version": version, "new_file": not dvc.exists()}  # fmt: skip
+    return Scaffold(
+        context,
+        [
+            f"python -m train pipeline={name}            # trains once load_frame() and build() are written",
+            f"make data                                      # materializes data/{table}.parquet (DVC)",
+            f"python -m train -m pipeline={name} model.seed=1,2,3 launcher=local   # a sweep",
+            "make check, then commit everything with dvc.lock",
+        ],
+        append={"dvc.yaml"},
+    )
+
+
+def _dvc_stages(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.exists():
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"dvc.yaml is not valid YAML ({exc}); fix it before adding a stage.") from exc
+    stages = loaded.get("stages") if isinstance(loaded, dict) else None
+    if path.read_text().strip() and not isinstance(stages, dict):
+        raise UserError("dvc.yaml has no `stages:` mapping to add a stage to; fix it first.")
+    last_key = [line for line in path.read_text().splitlines() if line[:1].isalpha()][-1:]
+    if last_key and not last_key[0].startswith("stages:"):
+        raise UserError("dvc.yaml's `stages:` must be its last top-level key to add a stage at its end.")
+    return stages or {}
