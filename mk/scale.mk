@@ -1,5 +1,5 @@
 # Run identity, sweeps, SLURM and the production tracking server (issue 3).
-.PHONY: runs sweep slurm-up slurm-down mlflow-server mlflow-server-stop
+.PHONY: runs sweep slurm-up slurm-down mlflow-server mlflow-server-stop mlflow-server-credentials
 
 runs: init ## List runs: status, pipeline, uid, changed params, main metric, age (ARGS="--watch")
 	$(PY) -m train runs $(ARGS)
@@ -13,8 +13,11 @@ slurm-up: ## Start a single-node SLURM cluster on this machine (root; installs s
 slurm-down: ## Stop the single-node SLURM cluster
 	bash scripts/slurm.sh stop
 
-mlflow-server: init ## Start PostgreSQL + the production MLflow tracking server on http://127.0.0.1:5050
+mlflow-server: init ## Start the team server on http://127.0.0.1:5050: PostgreSQL, S3 artifacts, logins (MLFLOW_ADMIN_PASSWORD)
 	bash scripts/mlflow-server.sh start
 
-mlflow-server-stop: ## Stop the production MLflow tracking server and its PostgreSQL
+mlflow-server-stop: ## Stop the team tracking server, its S3 API and its PostgreSQL
 	bash scripts/mlflow-server.sh stop
+
+mlflow-server-credentials: ## Print the admin's login as export lines, for eval (CI_USER=1: the ci user's)
+	@bash scripts/mlflow-server.sh credentials

@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         "--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI, else the configured store"
     )
     prune.add_argument("--dry-run", action="store_true", help="list the runs without deleting them")
+    from mlrepo.server import cli as server_cli  # users, promote, trace (the team server)
+
+    server_cli.add_commands(sub)
     return parser
 
 
@@ -141,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             return _diagrams(args)
         if args.command == "pr-check":
             return _pr_check(args)
+        if args.command in ("users", "promote", "trace"):
+            from mlrepo.server import cli as server_cli
+
+            return server_cli.run(args)
         if args.command == "new":
             from mlrepo import new
 

@@ -285,6 +285,7 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
         raise UserError(f"Unknown mode '{mode}'. Use mode=cached (the default), mode=force or mode=retry.")
     ident = identity_of(cfg, overrides)
     uri = tracking.resolve_uri(str(cfg.tracking.uri))
+    tracking.check_access(uri)  # a server that refuses our login: one line, before anything runs
     # Decided before the pipeline (and its model library) is imported: a cached hit stays quick.
     if mode != "force":
         found = runs.reader(uri).search([str(cfg.pipeline.name)], uid=ident.uid, limit=20)
@@ -297,10 +298,9 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
     import mlflow
 
     uri = tracking.connect(uri)
-    exp_id = tracking.experiment_id(str(cfg.pipeline.name), uri)
     tracking.reset()
     started = time.monotonic()
-    active = mlflow.start_run(experiment_id=exp_id, tags=run_tags(cfg, git, ident))
+    exp_id, active = tracking.start_run(str(cfg.pipeline.name), uri, run_tags(cfg, git, ident))
     run_id = active.info.run_id
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:

@@ -8,12 +8,9 @@ store is read directly with `sqlite3`, read-only; a tracking server through its 
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,19 +120,9 @@ class RestReader:
         self.base = base.rstrip("/")
 
     def _post(self, endpoint: str, body: dict) -> dict:
-        request = urllib.request.Request(
-            f"{self.base}/api/2.0/mlflow/{endpoint}",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read() or b"{}")
-        except urllib.error.URLError as exc:
-            raise UserError(
-                f"The MLflow tracking server {self.base} does not answer ({exc.reason}). "
-                "Start it with `make mlflow-server`, or point MLFLOW_TRACKING_URI at another store."
-            ) from None
+        from mlrepo.server.auth import request  # credentials from MLFLOW_TRACKING_* or ~/.netrc
+
+        return request(self.base, "POST", f"api/2.0/mlflow/{endpoint}", body)
 
     def search(
         self,
@@ -160,7 +147,7 @@ class RestReader:
             "order_by": ["attributes.start_time DESC"],
         }
         out = []
-        for run in self._post("runs/search", body).get("runs", []):
+        for run in self._pages(body, limit):
             info, data = run["info"], run.get("data", {})
             out.append(
                 RunRecord(
@@ -174,6 +161,21 @@ class RestReader:
                 )
             )
         return out
+
+    def _pages(self, body: dict, limit: int) -> list[dict]:
+        """Up to `limit` runs of `runs/search`, one page (at most 1000 runs) after another."""
+        found: list[dict] = []
+        token = None
+        while len(found) < limit:
+            page = {**body, "max_results": min(1000, limit - len(found))}
+            if token:
+                page["page_token"] = token
+            answer = self._post("runs/search", page)
+            found.extend(answer.get("runs", []))
+            token = answer.get("next_page_token")
+            if not token:
+                break
+        return found
 
 
 class ClientReader:

@@ -156,6 +156,48 @@ def experiment_id(name: str, uri: str) -> str:
             return found.experiment_id
 
 
+def check_access(uri: str) -> None:
+    """For a tracking server, check that it answers and accepts our login (one small request).
+
+    Raises:
+        UserError: the server does not answer, or refuses the login (the message names
+            `MLFLOW_TRACKING_USERNAME` / `MLFLOW_TRACKING_PASSWORD`).
+    """
+    if uri.startswith(("http://", "https://")):
+        from mlrepo.server.auth import request
+
+        request(uri, "POST", "api/2.0/mlflow/experiments/search", {"max_results": 1})
+
+
+def start_run(experiment: str, uri: str, tags: Mapping[str, str]) -> tuple[str, Any]:
+    """Start a run in `experiment` (created when missing); a refused write is a `UserError`.
+
+    Args:
+        experiment: the experiment name.
+        uri: the tracking URI, already passed to `connect`.
+        tags: the run's tags.
+
+    Returns:
+        The experiment id and the active run.
+
+    Raises:
+        UserError: the server refused the login or the permission: no run was created.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        exp_id = experiment_id(experiment, uri)
+        return exp_id, mlflow.start_run(experiment_id=exp_id, tags=dict(tags))
+    except MlflowException as exc:
+        from mlrepo.server.auth import access_error
+
+        error = access_error(uri, exc)
+        if error is None:
+            raise
+        raise error from None
+
+
 # --- what a pipeline logs during its run -------------------------------------------------
 
 

@@ -4,7 +4,8 @@
 #                               when missing, start it on 127.0.0.1:$MLREPO_PG_PORT
 #   scripts/postgres.sh stop    stop it
 # Settings (environment): MLREPO_PG_DIR (data, default /var/lib/mlrepo-postgres),
-# MLREPO_PG_PORT (default 5433), MLREPO_PG_DB / MLREPO_PG_USER (default mlflow).
+# MLREPO_PG_PORT (default 5433), MLREPO_PG_DB / MLREPO_PG_USER (default mlflow), MLREPO_PG_EXTRA_DB
+# (a second database owned by the same role, e.g. the tracking server's permission database).
 # Loopback only, trusted without a password: a local development server, never exposed.
 set -euo pipefail
 
@@ -46,9 +47,11 @@ start() {
   if [ "$(sql "SELECT 1 FROM pg_roles WHERE rolname='$ROLE'")" != 1 ]; then
     sql "CREATE ROLE $ROLE LOGIN" >/dev/null
   fi
-  if [ "$(sql "SELECT 1 FROM pg_database WHERE datname='$DB'")" != 1 ]; then
-    sql "CREATE DATABASE $DB OWNER $ROLE" >/dev/null
-  fi
+  for name in "$DB" ${MLREPO_PG_EXTRA_DB:-}; do
+    if [ "$(sql "SELECT 1 FROM pg_database WHERE datname='$name'")" != 1 ]; then
+      sql "CREATE DATABASE $name OWNER $ROLE" >/dev/null
+    fi
+  done
   echo "PostgreSQL ready: postgresql://$ROLE@127.0.0.1:$PORT/$DB"
 }
 

@@ -2,6 +2,7 @@
 
 import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 from conftest import copy_repo, runs, train
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """Start PostgreSQL and the MLflow server (scripts/mlflow-server.sh) on free ports; stop both."""
+    """Start PostgreSQL, the S3 API and the MLflow server (scripts/mlflow-server.sh) on free ports."""
     if not is_root():
         pytest.skip("scripts/postgres.sh installs Debian's postgresql and runs it as its user: it needs root")
     port = free_port()
@@ -20,13 +21,19 @@ def server(tmp_path_factory):
         "MLREPO_SERVER_PORT": str(port),
         "MLREPO_SERVER_DIR": str(tmp_path_factory.mktemp("server")),
         "MLREPO_PG_PORT": str(free_port()),
+        "MLREPO_S3_PORT": str(free_port()),
         # The postgres user must reach its data folder: not under pytest's root-only tmp.
         "MLREPO_PG_DIR": f"/var/tmp/mlrepo-pg-test-{uuid.uuid4().hex[:8]}",
     }
     try:
         started = script("mlflow-server.sh", "start", env=env)
         assert started.returncode == 0, started.stdout + started.stderr
-        yield f"http://127.0.0.1:{port}"
+        # The server authenticates: this module's clients log in as its admin.
+        password = (Path(env["MLREPO_SERVER_DIR"]) / "admin.password").read_text().strip()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+            patch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+            yield f"http://127.0.0.1:{port}"
     finally:
         stopped = script("mlflow-server.sh", "stop", env=env)
         shutil.rmtree(env["MLREPO_PG_DIR"], ignore_errors=True)

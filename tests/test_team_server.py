@@ -1,0 +1,225 @@
+"""The team's tracking server (issue 14): authentication, permissions, S3 artifacts, promotion,
+lineage, faults and backups, against the real stack started by scripts/mlflow-server.sh
+(PostgreSQL, a loopback S3 API, `mlflow server --app-name basic-auth`) on non-default ports.
+
+Every command's output and every log is collected and grepped for the passwords at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from base64 import b64encode
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, copy_repo, train
+from scale_support import free_port, is_root, script
+
+PYTHON = sys.executable
+WRONG, ALICE, BOB = "wrong-password", "alice-password-1", "bob-password-12"  # pragma: allowlist secret
+ADMIN_PASSWORD = (
+    "team-admin-" + uuid.uuid4().hex[:12]
+)  # pragma: allowlist secret (a test-only, random password)
+
+
+class Stack:
+    """The started stack: its URL, settings, passwords and everything its commands printed."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.url = f"http://127.0.0.1:{env['MLREPO_SERVER_PORT']}"
+        self.s3 = f"http://127.0.0.1:{env['MLREPO_S3_PORT']}"
+        self.dir = Path(env["MLREPO_SERVER_DIR"])
+        self.outputs: list[str] = []
+
+    def password(self, user: str) -> str:
+        """The password of `admin` or `ci`, from the server's 0600 files."""
+        return (self.dir / f"{user}.password").read_text().strip()
+
+    def login(self, user: str = "admin") -> dict[str, str]:
+        """The client environment of `user`: the server's URL and MLflow's credential variables."""
+        return {
+            "MLFLOW_TRACKING_URI": self.url,
+            "MLFLOW_TRACKING_USERNAME": user,
+            "MLFLOW_TRACKING_PASSWORD": self.password(user),
+        }
+
+    def keep(self, done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+        """Remember a command's output (for the password grep) and return it."""
+        self.outputs.append(done.stdout + done.stderr)
+        return done
+
+    def script(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        """Run scripts/mlflow-server.sh ARGS with the stack's settings."""
+        return self.keep(script("mlflow-server.sh", *args, env=self.env, timeout=timeout))
+
+    def mlrepo(self, *args: str, env: dict | None = None, stdin: str | None = None):
+        """Run `python -m mlrepo ARGS` against the server."""
+        done = subprocess.run(
+            [PYTHON, "-m", "mlrepo", *args], cwd=ROOT, input=stdin, capture_output=True, text=True,
+            env={**os.environ, "MLFLOW_TRACKING_URI": self.url, **(env or {})}, timeout=300,
+        )  # fmt: skip
+        return self.keep(done)
+
+    def train(self, *args: str, cwd: Path, env: dict | None = None):
+        """Run `python -m train ARGS` against the server."""
+        return self.keep(train(*args, cwd=cwd, env={"MLFLOW_TRACKING_URI": self.url, **(env or {})}))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Start PostgreSQL, the S3 API and the authenticated server on free loopback ports; stop them."""
+    if not is_root():
+        pytest.skip("scripts/postgres.sh installs and runs Debian's postgresql: it needs root")
+    env = {
+        "MLREPO_SERVER_PORT": str(free_port()),
+        "MLREPO_SERVER_DIR": str(tmp_path_factory.mktemp("server")),
+        "MLREPO_PG_PORT": str(free_port()),
+        "MLREPO_S3_PORT": str(free_port()),
+        "MLREPO_PG_DIR": f"/var/tmp/mlrepo-pg-team-{uuid.uuid4().hex[:8]}",
+        "MLFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    found = Stack(env)
+    try:
+        started = found.script("start")
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield found
+    finally:
+        found.script("stop")
+        shutil.rmtree(env["MLREPO_PG_DIR"], ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A clean git copy of the repository (production refuses a dirty tree)."""
+    return copy_repo(tmp_path_factory.mktemp("team") / "repo")
+
+
+def api(stack: Stack, endpoint: str) -> str:
+    """The URL of an MLflow REST endpoint of the stack's server."""
+    return f"{stack.url}/api/2.0/mlflow/{endpoint}"
+
+
+def http(url: str, body: dict | None = None, user: tuple[str, str] | None = None) -> int:
+    """POST `body` (GET without one) to `url`, optionally with basic auth; return the status."""
+    return call(url, body, user)[0]
+
+
+def call(url: str, body: dict | None = None, user: tuple[str, str] | None = None) -> tuple[int, dict]:
+    """POST `body` (GET without one) to `url`, optionally with basic auth; return status and JSON."""
+    headers = {"Content-Type": "application/json"}
+    if user is not None:
+        headers["Authorization"] = "Basic " + b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+    data = None if body is None else json.dumps(body).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=30) as r:
+            text = r.read()
+            return r.status, json.loads(text) if text.startswith(b"{") else {}
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+
+
+pytestmark = pytest.mark.slow
+
+
+# --- authentication and permissions ------------------------------------------------------
+
+
+def test_the_secrets_are_files_only_root_reads(stack):
+    for name in ("admin.password", "ci.password", "flask.secret", "basic_auth.ini"):
+        assert (stack.dir / name).stat().st_mode & 0o777 == 0o600, name
+    assert stack.password("admin") == ADMIN_PASSWORD
+    assert ADMIN_PASSWORD not in (stack.dir / "basic_auth.ini").read_text()
+    shown = stack.script("credentials")
+    assert f"MLFLOW_TRACKING_PASSWORD={ADMIN_PASSWORD}" in shown.stdout  # only when asked
+    stack.outputs.pop()  # the one output allowed to hold it
+
+
+def test_anonymous_and_wrong_logins_are_refused(stack):
+    create = api(stack, "experiments/create")
+    assert http(create, {"name": "anon"}) == 401
+    assert http(create, {"name": "anon"}, ("admin", "not-the-password")) == 401
+    assert http(f"{stack.url}/health") == 200
+    assert http(api(stack, "experiments/search"), {"max_results": 1}, ("admin", ADMIN_PASSWORD)) == 200
+
+
+def test_the_ci_user_reads_but_cannot_write(stack):
+    ci = ("ci", stack.password("ci"))
+    assert http(api(stack, "experiments/search"), {"max_results": 5}, ci) == 200
+    assert http(api(stack, "experiments/create"), {"name": "by-ci"}, ci) == 403
+    assert http(api(stack, "registered-models/create"), {"name": "ByCi"}, ci) == 403
+
+
+@pytest.mark.parametrize("login", ["none", "wrong"])
+def test_a_production_run_without_a_valid_login_exits_2_in_one_line(stack, repo, login):
+    env = {"MLFLOW_TRACKING_USERNAME": "", "MLFLOW_TRACKING_PASSWORD": "", "NETRC": "/nonexistent"}
+    if login == "wrong":
+        env.update(MLFLOW_TRACKING_USERNAME="admin", MLFLOW_TRACKING_PASSWORD=WRONG)
+    for mode in ("cached", "force"):
+        done = stack.train("pipeline=train_iris", "branch=production", f"mode={mode}", cwd=repo, env=env)
+        assert done.returncode == 2, done.stderr[-2000:]
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "MLFLOW_TRACKING_USERNAME" in lines[0] and "MLFLOW_TRACKING_PASSWORD" in lines[0]
+    from mlflow.tracking import MlflowClient
+
+    os.environ.update(stack.login())  # read back as the admin: no run, not even a FAILED one
+    try:
+        exp = MlflowClient(stack.url).get_experiment_by_name("train_iris")
+        assert exp is None or not MlflowClient(stack.url).search_runs([exp.experiment_id])
+    finally:
+        for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            os.environ.pop(key)
+
+
+def test_a_read_only_login_makes_no_run(stack, repo):
+    done = stack.train(
+        "pipeline=train_iris", "branch=production", "mode=force", cwd=repo, env=stack.login("ci")
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "403" in done.stderr and "users grant ci" in done.stderr
+
+
+def test_users_are_added_and_granted_through_the_api(stack, repo, tmp_path):
+    admin = {k: v for k, v in stack.login().items() if k != "MLFLOW_TRACKING_URI"}
+    added = stack.mlrepo("users", "add", "alice", env=admin, stdin="alice-password-1\n")
+    assert added.returncode == 0, added.stderr
+    again = stack.mlrepo("users", "add", "alice", env=admin, stdin="alice-password-1\n")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    alice = {"MLFLOW_TRACKING_USERNAME": "alice", "MLFLOW_TRACKING_PASSWORD": ALICE}
+    refused = stack.mlrepo("users", "add", "mallory", env=alice, stdin="mallory-password\n")
+    assert refused.returncode == 2 and "403" in refused.stderr and "Traceback" not in refused.stderr
+    # alice creates an experiment (she manages it); bob reads it, and writes once granted EDIT.
+    stack.mlrepo("users", "add", "bob", env=admin, stdin="bob-password-12\n")
+    bob = ("bob", "bob-password-12")
+    status, made = call(
+        api(stack, "experiments/create"), {"name": "alice-exp"}, ("alice", "alice-password-1")
+    )
+    assert status == 200
+    exp_id = made["experiment_id"]
+    run = {"experiment_id": exp_id}
+    assert http(api(stack, "runs/create"), run, bob) == 403
+    granted = stack.mlrepo("users", "grant", "bob", "alice-exp", "EDIT", env=admin)
+    assert granted.returncode == 0, granted.stderr
+    assert http(api(stack, "runs/create"), run, bob) == 200
+    missing = stack.mlrepo("users", "grant", "bob", "no-such-exp", "EDIT", env=admin)
+    assert missing.returncode == 2 and "no experiment 'no-such-exp'" in missing.stderr
+
+
+# --- last: no output or log holds a password ----------------------------------------------
+
+
+def test_no_command_output_or_log_holds_a_password(stack):
+    secrets = [ADMIN_PASSWORD, stack.password("ci"), "alice-password-1", "bob-password-12"]
+    logs = [p.read_text(errors="replace") for p in stack.dir.glob("*.log")]
+    assert len(stack.outputs) > 5 and logs
+    for text in stack.outputs + logs:
+        for secret in secrets:
+            assert secret not in text
