@@ -30,10 +30,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     diagrams.add_argument("--root", type=Path, default=ROOT)
     diagrams.add_argument("--check", action="store_true", help="only report stale diagrams (exit 1)")
-    pr = sub.add_parser("pr-check", help="the pull-request gates from BASE to HEAD")
+    pr = sub.add_parser(
+        "pr-check", help="the pull-request gates from BASE to HEAD, with the base's rules and hooks"
+    )
     pr.add_argument("--base", required=True, help="the base ref, e.g. origin/main")
-    pr.add_argument("--head", default="HEAD", help="the head ref (the tree must be checked out at it)")
-    pr.add_argument("--author", default=None, help="the PR's author (default: $PR_AUTHOR, else git author)")
+    pr.add_argument(
+        "--head", default=None, help="the head ref, read from git as data (default: the working tree's HEAD)"
+    )
+    pr.add_argument("--author", default=None, help="the PR's author (default: $PR_AUTHOR; CI sets it)")
+    pr.add_argument("--body", type=Path, default=None, help="a file with the PR's body (the PR-BODY gate)")
+    pr.add_argument("--branch", default=None, help="the super-branch runs are made on (e.g. production)")
+    pr.add_argument("--head-name", default=None, help="the head's branch name (default: $HEAD_REF)")
     pr.add_argument(
         "--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI, else the configured store"
     )
@@ -64,10 +71,12 @@ def _check(args: argparse.Namespace) -> int:
         )
     if not args.root.is_dir():
         raise UserError(f"--root {args.root} is not a folder.")
-    violations = checks.run(args.root, args.rule)
+    repo = checks.Repo.open(args.root)
+    violations = checks.check_repo(repo, args.rule)
     if violations:
         print(checks.report(violations))
         return 1
+    print(f"check: 0 problems in {len(repo.files)} files")
     return 0
 
 
@@ -94,13 +103,31 @@ def _diagrams(args: argparse.Namespace) -> int:
 def _pr_check(args: argparse.Namespace) -> int:
     from mlrepo import checks, review
 
-    violations = review.pr_check(
-        args.root, args.base, args.head, args.author, args.tracking_uri, pre_commit=not args.no_pre_commit
+    body = None
+    if args.body is not None:
+        if not args.body.is_file():
+            raise UserError(f"--body {args.body} is not a file.")
+        body = args.body.read_text(encoding="utf-8", errors="replace")
+    outcome = review.pr_gates(
+        args.root,
+        args.base,
+        args.head,
+        args.author,
+        args.tracking_uri,
+        pre_commit=not args.no_pre_commit,
+        body=body,
+        branch=args.branch,
+        head_name=args.head_name,
     )
-    if violations:
-        print(checks.report(violations, review.RULES))
+    for note in outcome.notes:
+        print(f"note: {note}")
+    for warning in outcome.warnings:
+        print(f"warning: {warning.rule} {warning.path}:{warning.line} {warning.message}")
+    head = args.head or "HEAD"
+    if outcome.failures:
+        print(checks.report(outcome.failures, review.RULES))
         return 1
-    print(f"pr-check: {args.base}..{args.head} passes every gate")
+    print(f"pr-check: {args.base}..{head} passes every gate")
     return 0
 
 

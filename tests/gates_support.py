@@ -96,3 +96,50 @@ def mlrepo(
         text=True,
         timeout=600,
     )
+
+
+PR_FILES = (
+    ".pre-commit-config.yaml",
+    ".secrets.baseline",
+    ".github/CODEOWNERS",
+    ".github/pull_request_template.md",
+)
+"""The gates' files a pull-request repository needs beyond the source (`conftest.copy_repo`)."""
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in `root` with the fixed identity; its stdout."""
+    done = subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True,
+                          env={**os.environ, **GIT_ENV})  # fmt: skip
+    return done.stdout.strip()
+
+
+def make_pr_repo(dest: Path) -> Path:
+    """A copy of the repository as a git repo on main, with the gates' files and the locked .venv."""
+    from conftest import copy_repo
+
+    repo = copy_repo(dest, git=False)
+    for rel in PR_FILES:
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, repo / rel)
+    (repo / ".venv").symlink_to(ROOT / ".venv")  # the hooks run .venv/bin/ruff etc.
+    git_init(repo)
+    (repo / ".git/info/exclude").write_text(".venv\n")
+    commit(repo, "base")
+    return repo
+
+
+def pr_check(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m mlrepo pr-check --base main ARGS` run from `repo`'s checkout (its own mlrepo)."""
+    return mlrepo("pr-check", "--base", "main", "--root", str(repo), *args, cwd=repo, env=env)
+
+
+def failed_rules(output: str) -> set[str]:
+    """The rule ids a checker/pr-check report lists as failures (not notes, warnings or fix lines)."""
+    return {
+        line.split()[0]
+        for line in output.splitlines()
+        if line
+        and not line.startswith((" ", "note:", "warning:", "pr-check:", "check:"))
+        and "violation(s)" not in line
+    }

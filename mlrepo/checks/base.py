@@ -16,6 +16,16 @@ GOVERNANCE = Path("conf") / "governance.yaml"
 DEFAULTS: dict[str, Any] = {
     "reserved_tasks": ["train", "dataset", "estudy", "study"],
     "directors": ["@dev-director"],
+    "director_paths": [
+        "mlrepo/",
+        "conf/governance.yaml",
+        ".github/",
+        ".pre-commit-config.yaml",
+        "Makefile",
+        "mk/",
+        "Pipfile",
+        "Pipfile.lock",
+    ],  # fmt: skip
     "documented": ["datasets", "models", "train", "mlrepo", "deploy"],
     "data": {
         "extensions": ["csv", "parquet", "npy", "npz", "png", "jpg"],
