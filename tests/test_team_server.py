@@ -213,6 +213,54 @@ def test_users_are_added_and_granted_through_the_api(stack, repo, tmp_path):
     assert missing.returncode == 2 and "no experiment 'no-such-exp'" in missing.stderr
 
 
+# --- artifacts in S3 ------------------------------------------------------------------------
+
+
+def bucket_keys(stack: Stack) -> list[str]:
+    """The object keys in the artifact bucket (moto accepts any key pair)."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3", endpoint_url=stack.s3, region_name="us-east-1",
+        aws_access_key_id="mlrepo-local", aws_secret_access_key="mlrepo-local",
+    )  # fmt: skip
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket="mlrepo-artifacts")
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+@pytest.fixture(scope="module")
+def production_run(stack, repo):
+    """A production Iris run logged as the admin: its run id."""
+    done = stack.train("pipeline=train_iris", "branch=production", cwd=repo, env=stack.login())
+    assert done.returncode == 0, done.stderr[-3000:]
+    from mlflow.tracking import MlflowClient
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in stack.login().items():
+            patch.setenv(key, value)
+        exp = MlflowClient(stack.url).get_experiment_by_name("train_iris")
+        (run,) = MlflowClient(stack.url).search_runs([exp.experiment_id], "attributes.status = 'FINISHED'")
+    return run.info.run_id
+
+
+def test_a_production_model_lives_in_s3_and_loads_back_through_the_server(stack, production_run, tmp_path):
+    keys = [k for k in bucket_keys(stack) if production_run in k or "/models/" in k]
+    assert any(k.endswith("MLmodel") for k in keys), keys
+    # The client has no AWS variables: it reads the artifacts through the server.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_S3"))}
+    code = (
+        "import mlflow, pandas as pd\n"
+        "m = mlflow.pyfunc.load_model('models:/IrisClassifier/1')\n"
+        "cols = m.metadata.get_input_schema().input_names()\n"
+        "print('predicted', m.predict(pd.DataFrame([[5.1, 3.5, 1.4, 0.2]], columns=cols))[0])"
+    )
+    done = stack.keep(
+        subprocess.run([PYTHON, "-c", code], env={**env, **stack.login()}, capture_output=True, text=True,
+                       cwd=tmp_path, timeout=300)
+    )  # fmt: skip
+    assert done.returncode == 0 and "predicted" in done.stdout, done.stderr[-3000:]
+
+
 # --- last: no output or log holds a password ----------------------------------------------
 
 
