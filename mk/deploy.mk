@@ -4,7 +4,6 @@ MODEL ?= IrisClassifier/V1
 SERVE_PORT ?= 3000
 BACKEND ?= podman
 ECR_ARGS ?=
-DEPLOY_SERVICE = $(firstword $(subst /, ,$(MODEL)))
 
 .PHONY: bento-model predict predict-batch serve ecr podman-install bench-serve
 
@@ -18,8 +17,8 @@ predict-batch: init ## Predict a CSV: make predict-batch FILE=rows.csv [OUT=out.
 	@test -n "$(FILE)" || { echo "Pass FILE=<a CSV with a header row>, e.g. make predict-batch FILE=deploy/$(MODEL)/sample-input.csv" >&2; exit 2; }
 	$(PY) -m mlrepo.deploy predict-batch --model $(MODEL) --file $(FILE) $(if $(OUT),--out $(OUT))
 
-serve: init ## Serve the deploy with bentoml serve on http://127.0.0.1:3000 (SERVE_PORT=...; POST /predict)
-	cd deploy/$(MODEL) && $(CURDIR)/$(VENV)/bin/bentoml serve service:$(DEPLOY_SERVICE) --host 127.0.0.1 --port $(SERVE_PORT)
+serve: init ## Serve the deploy on http://127.0.0.1:3000: try it at /, API at /docs (MODEL=..., SERVE_PORT=...)
+	$(PY) -m mlrepo.deploy serve --model $(MODEL) --port $(SERVE_PORT)
 
 ecr: init ## Build the container and push it to ECR (BACKEND=podman|docker ECR_ARGS="--ecr-name n --tag t")
 	PYTHON=$(CURDIR)/$(PY) deploy/$(MODEL)/ecr.sh --backend $(BACKEND) $(ECR_ARGS)

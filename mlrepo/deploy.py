@@ -1,10 +1,12 @@
 """Machinery shared by deploys (`deploy/<Model>/V<n>/`): find the run to ship, import it into
-BentoML, predict from the command line or a CSV, record lineage on the run.
+BentoML with its input contract, predict from the command line or a CSV, serve, record lineage
+on the run. The service itself is `mlrepo/serving.py`; the ECR push is `mlrepo/ecr.sh`.
 
 Command line (what `make predict`, `make predict-batch` and `ecr.sh` call):
 
     python -m mlrepo.deploy predict --model IrisClassifier/V1 5.1 3.5 1.4 0.2
     python -m mlrepo.deploy predict-batch --model IrisClassifier/V1 --file rows.csv [--out out.csv]
+    python -m mlrepo.deploy serve --model IrisClassifier/V1 [--port 3000]
     python -m mlrepo.deploy tag-run --run-id ID deploy.image_uri=... deploy.image_digest=...
 
 MLflow and BentoML are imported inside the functions that need them.
@@ -22,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mlrepo import ROOT
+from mlrepo import ROOT, records
 from mlrepo.errors import UserError
 
 DEPLOY_DIR = ROOT / "deploy"
@@ -138,42 +140,107 @@ def choose_run(pipeline: str, branch: str = "development", run_id: str | None = 
     return ChosenRun(run.run_id, uri, metric, run.metrics.get(metric), dict(run.tags))
 
 
-def import_run(common: ModuleType, run: ChosenRun) -> str:
-    """Import the run's logged model into the BentoML model store with its lineage.
+def input_contract(run: ChosenRun, sample_input: Path) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """The run's input schema, from its logged model's signature, cross-checked with the deploy's
+    sample input; and the sample's first row as the example record.
 
-    Labels hold the run id and the lineage tags; custom objects hold the deploy's schema, its
-    sample input and its input checks (pickled by value, so loading needs no `common` module).
+    Raises:
+        UserError: the model has no usable signature, or the sample input does not fit it.
+    """
+    import mlflow
+    import pandas as pd
+
+    from mlrepo import records
+
+    mlflow.set_tracking_uri(run.uri)
+    info = mlflow.models.get_model_info(f"runs:/{run.run_id}/{MODEL_ARTIFACT}")
+    try:
+        schema = records.schema_from_signature(info.signature)
+        sample = pd.read_csv(sample_input, dtype=str, keep_default_na=False)
+        records.check_sample(schema, sample)
+    except ValueError as exc:
+        raise UserError(f"Run {run.run_id} cannot be imported for this deploy: {exc}.") from None
+    first = sample.iloc[0].to_dict()
+    example = {column: records.parse_cell(first[column], kind) for column, kind in schema}
+    return schema, example
+
+
+def import_run(common: ModuleType, run: ChosenRun, deploy: str) -> str:
+    """Import the run's logged model into the BentoML model store with its lineage and contract.
+
+    Labels hold the run id, the deploy and the lineage tags; metadata holds the input schema
+    (from the model's signature, checked against `sample-input.csv`) and an example record,
+    which the service reads to type its API.
 
     Args:
         common: the deploy's `common.py` module (see `load_common`).
         run: the run to import.
+        deploy: the deploy folder, `Model/V<n>`.
 
     Returns:
         The BentoML model tag, `name:version`.
     """
     import bentoml
     import mlflow
-    import pandas as pd
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep ecr.sh's log readable
+    schema, example = input_contract(run, DEPLOY_DIR / deploy / "sample-input.csv")
     mlflow.set_tracking_uri(run.uri)
-    labels = {"run_id": run.run_id, "metric": run.metric}
+    labels = {"run_id": run.run_id, "metric": run.metric, "deploy": deploy}
     labels.update({label: run.tags[tag] for label, tag in LINEAGE_TAGS.items() if tag in run.tags})
-    custom_objects = {
-        "schema": common.read_schema(),
-        "sample_input": pd.read_csv(common.SAMPLE_INPUT),
-        "check_records": common.check_records,
-        "record_problem": common.record_problem,
-    }
     model = bentoml.mlflow.import_model(
         common.MODEL_NAME,
         model_uri=f"runs:/{run.run_id}/{MODEL_ARTIFACT}",
         labels=labels,
-        custom_objects=custom_objects,
-        external_modules=[common],
-        metadata={"tracking_uri": run.uri, run.metric: run.value},
+        metadata={
+            "tracking_uri": run.uri,
+            run.metric: run.value,
+            "input_schema": [list(pair) for pair in schema],
+            "example": example,
+        },  # fmt: skip
     )
     return str(model.tag)
+
+
+def deploy_of(path: str | Path, root: Path = DEPLOY_DIR) -> str:
+    """The deploy a file belongs to, `Model/V<n>`, from its folder (`deploy/<Model>/V<n>/...`)."""
+    folder = Path(path).resolve().parent
+    return str(folder.relative_to(root.resolve()))
+
+
+def create_bento_model_main(path: str | Path, argv: Sequence[str] | None = None) -> int:
+    """The command line of every `deploy/<Model>/V<n>/create_bento_model.py`: choose the run,
+    import it, print the model tag; `--output-env` also writes `KEY=value` lines.
+
+    Args:
+        path: the calling script's `__file__`: its folder names the deploy.
+        argv: the arguments (default: the process's).
+
+    Returns:
+        The exit code: 0 imported, 2 a mistake (no such run, no run at all, a contract mismatch).
+    """
+    deploy = deploy_of(path)
+    parser = argparse.ArgumentParser(
+        prog=f"deploy/{deploy}/create_bento_model.py",
+        description=f"Import an MLflow run into the BentoML model store for deploy {deploy}.",
+    )
+    parser.add_argument("--run-id", help="the MLflow run to import (default: the best FINISHED run)")
+    parser.add_argument("--branch", default="development", help="the super-branch whose store is read")
+    parser.add_argument("--output-env", type=Path, help="also write RUN_ID, MODEL_TAG, ... to this file")
+    args = parser.parse_args(argv)
+    try:
+        common = load_common(deploy)
+        run = choose_run(common.PIPELINE, args.branch, args.run_id)
+        tag = import_run(common, run, deploy)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"Imported run {run.run_id} ({run.metric}={run.value}) as BentoML model {tag} for {deploy}")
+    if args.output_env:
+        args.output_env.write_text(
+            f"RUN_ID={run.run_id}\nMODEL_TAG={tag}\nPIPELINE={common.PIPELINE}\nMODEL_NAME={common.MODEL_NAME}\n"
+        )
+    return 0
 
 
 def tag_run(run_id: str, tags: Mapping[str, str], uri: str) -> None:
@@ -188,11 +255,11 @@ def tag_run(run_id: str, tags: Mapping[str, str], uri: str) -> None:
 # --- prediction from the command line and from a CSV -----------------------------------------
 
 
-def load_bento_model(common: ModuleType) -> tuple[Any, dict[str, str]]:
-    """The deploy's latest model in the BentoML model store, as an MLflow pyfunc, and its schema.
+def stored_model(common: ModuleType, deploy: str = "<Model>/V<n>") -> Any:
+    """The deploy's latest model in the BentoML model store.
 
     Raises:
-        UserError: the store holds no such model.
+        UserError: the store holds no such model, or one imported without an input schema.
     """
     import bentoml
     from bentoml.exceptions import NotFound
@@ -201,31 +268,23 @@ def load_bento_model(common: ModuleType) -> tuple[Any, dict[str, str]]:
         stored = bentoml.models.get(f"{common.MODEL_NAME}:latest")
     except NotFound:
         raise UserError(
-            f"The BentoML model store has no model '{common.MODEL_NAME}'. Import the best run first: "
-            "`make bento-model MODEL=<Model>/V<n>` (or run create_bento_model.py in the deploy folder)."
+            f"The BentoML model store has no model '{common.MODEL_NAME}'. Import a run first: "
+            f"`make bento-model MODEL={deploy}` (BENTOML_HOME chooses the store)."
         ) from None
-    return bentoml.mlflow.load_model(stored), stored.custom_objects["schema"]
+    if "input_schema" not in stored.info.metadata:
+        raise UserError(
+            f"The BentoML model {stored.tag} was imported without an input schema (an older deploy); "
+            f"import the run again: `make bento-model MODEL={deploy}`."
+        )
+    return stored
 
 
-def parse_cell(text: str, kind: str) -> Any:
-    """Turn one CSV cell into the value the schema expects (an empty cell becomes None).
+def load_bento_model(common: ModuleType) -> tuple[Any, list[tuple[str, str]]]:
+    """The deploy's latest model as an MLflow pyfunc, and its input schema (see `stored_model`)."""
+    import bentoml
 
-    A cell that cannot be read as its kind is returned as the text, so that the input
-    check names it.
-    """
-    text = text.strip()
-    if text == "":
-        return None
-    try:
-        if kind == "number":
-            return float(text)
-        if kind == "integer":
-            return int(text)
-    except ValueError:
-        return text
-    if kind == "boolean":
-        return {"true": True, "false": False}.get(text.lower(), text)
-    return text
+    stored = stored_model(common)
+    return bentoml.mlflow.load_model(stored), [tuple(p) for p in stored.info.metadata["input_schema"]]
 
 
 def predict_batch(common: ModuleType, source: Path, dest: Path) -> tuple[int, list[tuple[int, str]]]:
@@ -254,16 +313,17 @@ def predict_batch(common: ModuleType, source: Path, dest: Path) -> tuple[int, li
     except pd.errors.EmptyDataError:
         raise UserError(f"{source} is empty; it needs a header row and at least one row.") from None
     model, schema = load_bento_model(common)
-    missing = [c for c in schema if c not in raw.columns]
+    columns = [column for column, _ in schema]
+    missing = [c for c in columns if c not in raw.columns]
     if missing:
         raise UserError(
-            f"{source} lacks column(s) {', '.join(missing)}; its header must name {', '.join(schema)}."
+            f"{source} lacks column(s) {', '.join(missing)}; its header must name {', '.join(columns)}."
         )
     good_rows, good_records, bad = [], [], []
     errors = [""] * len(raw)
-    for position, row in enumerate(raw[list(schema)].to_dict("records")):
-        record = {col: parse_cell(row[col], kind) for col, kind in schema.items()}
-        problem = common.record_problem(record, schema)
+    for position, row in enumerate(raw[columns].to_dict("records")):
+        record = {col: records.parse_cell(row[col], kind) for col, kind in schema}
+        problem = records.record_problem(record, schema)
         if problem:
             bad.append((position + 1, problem))
             errors[position] = problem
@@ -272,7 +332,8 @@ def predict_batch(common: ModuleType, source: Path, dest: Path) -> tuple[int, li
             good_records.append(record)
     predictions = [""] * len(raw)
     if good_records:
-        for position, label in zip(good_rows, model.predict(pd.DataFrame(good_records)), strict=True):
+        predicted = model.predict(records.to_frame(good_records, schema))
+        for position, label in zip(good_rows, predicted, strict=True):
             predictions[position] = str(label)
     out = raw.copy()
     out["prediction"] = predictions
@@ -288,23 +349,53 @@ def predict_one(common: ModuleType, values: Sequence[str]) -> str:
     Raises:
         UserError: the wrong number of values, or a value of the wrong kind.
     """
-    import pandas as pd
-
     model, schema = load_bento_model(common)
+    columns = [column for column, _ in schema]
     if len(values) != len(schema):
         raise UserError(
-            f"Expected {len(schema)} values ({', '.join(schema)}), got {len(values)}: "
-            f'pass them as ARGS="{" ".join("<" + c + ">" for c in schema)}".'
+            f"Expected {len(schema)} values ({', '.join(columns)}), got {len(values)}: "
+            f'pass them as ARGS="{" ".join("<" + c + ">" for c in columns)}".'
         )
-    record = {col: parse_cell(v, kind) for (col, kind), v in zip(schema.items(), values, strict=True)}
-    problem = common.record_problem(record, schema)
+    record = {col: records.parse_cell(v, kind) for (col, kind), v in zip(schema, values, strict=True)}
+    problem = records.record_problem(record, schema)
     if problem:
         raise UserError(f"Bad input: {problem}.")
-    return str(model.predict(pd.DataFrame([record]))[0])
+    return str(model.predict(records.to_frame([record], schema))[0])
+
+
+def serve(common: ModuleType, deploy: str, host: str, port: int) -> int:
+    """Run `bentoml serve` for the deploy in its folder, after checking its model is imported.
+
+    The repository root goes on PYTHONPATH so that `service.py` finds `mlrepo.serving`.
+
+    Raises:
+        UserError: the model is not in the BentoML store (says which command imports it).
+    """
+    stored_model(common, deploy)
+    service = deploy.split("/")[0]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    args = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        f"service:{service}",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    print(f"Serving {deploy} ({common.MODEL_NAME}) on http://{host}:{port}  (try it at /, API at /docs)")
+    sys.stdout.flush()
+    os.chdir(DEPLOY_DIR / deploy)
+    os.execve(sys.executable, args, env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m mlrepo.deploy predict|predict-batch|tag-run ...`.
+    """`python -m mlrepo.deploy predict|predict-batch|serve|tag-run ...`.
 
     Returns:
         The exit code: 0 done, 1 some rows of a batch were bad (the output is still written),
@@ -319,6 +410,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     batch.add_argument("--model", required=True, help="the deploy, e.g. IrisClassifier/V1")
     batch.add_argument("--file", required=True, type=Path, help="the input CSV (with a header row)")
     batch.add_argument("--out", type=Path, help="the output CSV (default outputs/predictions/<name>)")
+    served = sub.add_parser("serve", help="bentoml serve a deploy (checks its model is imported first)")
+    served.add_argument("--model", required=True, help="the deploy, e.g. IrisClassifier/V1")
+    served.add_argument("--port", type=int, default=3000, help="the port on 127.0.0.1")
+    served.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     tag = sub.add_parser("tag-run", help="set tags on a run (deploy lineage)")
     tag.add_argument("--run-id", required=True)
     tag.add_argument("--pipeline", required=True, help="the pipeline the run belongs to")
@@ -334,6 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             tag_run(args.run_id, pairs, uri)
             return 0
         common = load_common(args.model)
+        if args.command == "serve":
+            return serve(common, args.model, args.host, args.port)
         if args.command == "predict":
             print(predict_one(common, args.values))
             return 0

@@ -4,12 +4,15 @@ run imported into a throwaway BentoML store, a local registry and a local ECR AP
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,6 +20,7 @@ from pathlib import Path
 from conftest import PYTHON, ROOT, train
 
 DEPLOY = ROOT / "deploy" / "IrisClassifier" / "V1"
+DEPLOY_V2 = ROOT / "deploy" / "IrisClassifier" / "V2"
 VENV_BIN = Path(PYTHON).parent
 ROWS = [
     {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
@@ -26,28 +30,52 @@ ROWS = [
 EXPECTED = ["setosa", "virginica"]
 
 GOOD = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-#: Bad bodies for /predict: (case, body bytes, expected status, words the message must hold).
+INTEGERS = {"sepal_length": 5, "sepal_width": 3, "petal_length": 1, "petal_width": 0}
+"""A valid record of JSON integers where the signature says double: accepted, a setosa."""
+
+
+def _body(**changes) -> bytes:
+    """A /predict body of one record: GOOD with some columns changed (None removes one)."""
+    record = {k: v for k, v in {**GOOD, **changes}.items() if v is not None}
+    return json.dumps({"records": [record]}).encode()
+
+
+def _raw(value: bytes) -> bytes:
+    """A /predict body whose first column holds `value` verbatim (NaN, Infinity, huge numbers)."""
+    return (
+        b'{"records": [{"sepal_length": '
+        + value
+        + b', "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]}'
+    )
+
+
+JSON = "application/json"
+#: Bad bodies for /predict: (case, body bytes, content type, expected status, words the message holds).
 BAD_INPUTS = [
-    ("missing column", b'{"records": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4}]}',
-     400, ["missing", "petal_width"]),
-    ("extra column", b'{"records": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4,'
-     b' "petal_width": 0.2, "colour": "blue"}]}', 400, ["unexpected", "colour"]),
-    ("wrong type", b'{"records": [{"sepal_length": "long", "sepal_width": 3.5, "petal_length": 1.4,'
-     b' "petal_width": 0.2}]}', 400, ["sepal_length", "number"]),
-    ("boolean", b'{"records": [{"sepal_length": true, "sepal_width": 3.5, "petal_length": 1.4,'
-     b' "petal_width": 0.2}]}', 400, ["sepal_length", "number"]),
-    ("NaN", b'{"records": [{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4,'
-     b' "petal_width": 0.2}]}', 400, ["sepal_length", "NaN"]),
-    ("null", b'{"records": [{"sepal_length": null, "sepal_width": 3.5, "petal_length": 1.4,'
-     b' "petal_width": 0.2}]}', 400, ["sepal_length", "null"]),
-    ("empty list", b'{"records": []}', 400, ["empty"]),
-    ("records not a list", b'{"records": 3}', 400, ["list"]),
-    ("record not an object", b'{"records": [[5.1, 3.5, 1.4, 0.2]]}', 400, ["record 0", "object"]),
-    ("no records key", b"{}", 400, ["records"]),
-    ("not JSON", b"sepal_length=5.1", 400, ["JSON"]),
-    ("too many records", ('{"records": [' + ",".join(['{"sepal_length": 5.1, "sepal_width": 3.5, '
-     '"petal_length": 1.4, "petal_width": 0.2}'] * 1001) + "]}").encode(), 400, ["1001", "at most"]),
-    ("body over the limit", b'{"records": [' + b" " * 1_100_000 + b"]}", 413, ["limit"]),
+    ("missing column", _body(petal_width=None), JSON, 400, ["record 0", "missing", "petal_width"]),
+    ("extra column", _body(colour="blue"), JSON, 400, ["record 0", "unexpected", "colour"]),
+    ("misspelt column", _body(petal_width=None, petal_widht=0.2), JSON, 400, ["missing", "petal_width"]),
+    ("string", _body(sepal_length="long"), JSON, 400, ["record 0", "sepal_length", "number"]),
+    ("numeric string", _body(sepal_length="5.1"), JSON, 400, ["sepal_length", "must be a number"]),
+    ("boolean", _body(sepal_length=True), JSON, 400, ["sepal_length", "number"]),
+    ("null", _raw(b"null"), JSON, 400, ["sepal_length", "null"]),
+    ("list value", _body(sepal_length=[5.1]), JSON, 400, ["sepal_length", "list"]),
+    ("object value", _body(sepal_length={"cm": 5.1}), JSON, 400, ["sepal_length", "dict"]),
+    ("NaN", _raw(b"NaN"), JSON, 400, ["sepal_length", "NaN"]),
+    ("Infinity", _raw(b"-Infinity"), JSON, 400, ["sepal_length", "infinite"]),
+    ("400-digit integer", _raw(b"9" * 400), JSON, 400, ["sepal_length", "out of range"]),
+    ("1e400", _raw(b"1e400"), JSON, 400, ["sepal_length", "infinite"]),
+    ("deep nesting", b'{"records": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", JSON, 400, ["nested"]),
+    ("wrong content type", b"sepal_length,sepal_width\n5.1,3.5\n", "text/csv", 415, ["Content-Type"]),
+    ("empty list", b'{"records": []}', JSON, 400, ["empty"]),
+    ("records not a list", b'{"records": 3}', JSON, 400, ["list"]),
+    ("record not an object", b'{"records": [[5.1, 3.5, 1.4, 0.2]]}', JSON, 400, ["record 0", "object"]),
+    ("no records key", b"{}", JSON, 400, ["records"]),
+    ("a field next to records", b'{"records": [], "limit": 3}', JSON, 400, ["unexpected", "limit"]),
+    ("not JSON", b"sepal_length=5.1", JSON, 400, ["JSON"]),
+    ("non-UTF-8 bytes", b'{"records": [{"sepal_length": "\xff\xfe"}]}', JSON, 400, ["UTF-8"]),
+    ("too many records", json.dumps({"records": [GOOD] * 1001}).encode(), JSON, 400, ["1001", "at most"]),
+    ("declared body over the limit", b'{"records": [' + b" " * 1_100_000 + b"]}", JSON, 413, ["limit"]),
 ]  # fmt: skip
 
 
@@ -91,9 +119,9 @@ def running(args: Sequence[str], log: Path, **kwargs) -> Iterator[subprocess.Pop
                 proc.wait(timeout=10)
 
 
-def post(url: str, body: bytes, timeout: float = 30) -> tuple[int, str]:
-    """POST a JSON body; return (status, text) for any status."""
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+def post(url: str, body: bytes, timeout: float = 30, content_type: str = JSON) -> tuple[int, str]:
+    """POST a body (JSON by default); return (status, text) for any status."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read().decode()
@@ -101,27 +129,43 @@ def post(url: str, body: bytes, timeout: float = 30) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+def post_chunked(url: str, chunks: int, chunk: bytes, timeout: float = 60) -> tuple[int, str]:
+    """POST a body of `chunks` x `chunk` with chunked transfer encoding (no declared length)."""
+    parsed = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
+    try:
+        conn.request("POST", parsed.path, body=(chunk for _ in range(chunks)), encode_chunked=True,
+                     headers={"Content-Type": JSON, "Transfer-Encoding": "chunked"})  # fmt: skip
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
 def deploy_env(tmp: Path, tracking_uri: str) -> dict[str, str]:
-    """The environment of a deploy command: a throwaway BentoML home and MLflow store."""
+    """The environment of a deploy command: a throwaway BentoML home and MLflow store, and the
+    repository root on PYTHONPATH (a deploy's service.py imports mlrepo.serving)."""
     return {**os.environ, "BENTOML_HOME": str(tmp / "bentoml"), "MLFLOW_TRACKING_URI": tracking_uri,
-            "BENTOML_DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}  # fmt: skip
+            "BENTOML_DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true",
+            "PYTHONPATH": str(ROOT)}  # fmt: skip
 
 
 def train_and_import(tmp: Path, tracking_uri: str, *overrides: str) -> dict[str, str]:
-    """Train Iris into the store, import the best run into a fresh BentoML home; return the env
-    (with RUN_ID and MODEL_TAG added)."""
+    """Train Iris into the store, import the best run into a fresh BentoML home for V1 and V2;
+    return the env (with RUN_ID and MODEL_TAG added, and V2_MODEL_TAG for V2)."""
     env = deploy_env(tmp, tracking_uri)
     done = train("pipeline=train_iris", *overrides, env=env)
     assert done.returncode == 0, done.stderr
-    out = tmp / "model.env"
-    imported = subprocess.run(
-        [PYTHON, str(DEPLOY / "create_bento_model.py"), "--output-env", str(out)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert imported.returncode == 0, imported.stderr
-    for line in out.read_text().splitlines():
-        key, _, value = line.partition("=")
-        env[key] = value
+    for deploy, prefix in ((DEPLOY, ""), (DEPLOY_V2, "V2_")):
+        out = tmp / f"model-{deploy.name}.env"
+        imported = subprocess.run(
+            [PYTHON, str(deploy / "create_bento_model.py"), "--output-env", str(out)],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert imported.returncode == 0, imported.stderr
+        for line in out.read_text().splitlines():
+            key, _, value = line.partition("=")
+            env[prefix + key] = value
     return env
 
 

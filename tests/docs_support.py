@@ -78,8 +78,9 @@ def install_chromium() -> None:
     assert done.returncode == 0, f"install-chromium.sh failed:\n{done.stdout}\n{done.stderr}"
 
 
-def chromium(user_data_dir: Path):
-    """A headless Chromium driven by selenium, with a new empty profile and no network.
+def chromium(user_data_dir: Path, loopback: bool = False):
+    """A headless Chromium driven by selenium, with a new empty profile and no network
+    (with `loopback`, 127.0.0.1 only: a server the test started).
 
     The caller quits it (`driver.quit()`), which also stops chromedriver and the browser.
     """
@@ -89,6 +90,8 @@ def chromium(user_data_dir: Path):
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for flag in CHROMIUM_FLAGS:
+        if loopback and flag.startswith("--host-resolver-rules="):
+            flag += ", EXCLUDE 127.0.0.1"
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={user_data_dir}")
     # An explicit driver path: Selenium Manager would otherwise try to download one.

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PYTHON, ROOT
+from conftest import PYTHON, ROOT, copy_repo
 from deploy_support import DEPLOY, bentoml_home, trained_deploy
 
 pytestmark = pytest.mark.slow
@@ -74,24 +74,59 @@ def test_the_best_finished_run_by_metric_is_chosen(tmp_path, monkeypatch):
         deploy.choose_run("train_iris", "development")
 
 
-def test_the_bento_model_carries_lineage_labels_and_custom_objects(env):
+def test_the_bento_model_carries_lineage_labels_and_the_input_contract(env):
     import bentoml
+    import pandas as pd
 
     with bentoml_home(env["BENTOML_HOME"]):
         model = bentoml.models.get(env["MODEL_TAG"])
         labels = model.info.labels
-        assert labels["run_id"] == env["RUN_ID"]
+        assert labels["run_id"] == env["RUN_ID"] and labels["deploy"] == "IrisClassifier/V1"
         assert labels["pipeline"] == "train_iris"
         assert labels["dataset_version"] == "v1"
         assert "git_commit" in labels and labels["metric"] == "accuracy"
         assert len(labels["run_uid"]) >= 8  # the run's identity (run.uid tag)
-        objects = model.custom_objects
-        assert objects["schema"] == {c: "number" for c in objects["sample_input"].columns}
-        assert list(objects["sample_input"].columns)[0] == "sepal_length"
-        with pytest.raises(ValueError, match="record 0: missing"):
-            objects["check_records"]([{"sepal_length": 1.0}], objects["schema"])  # pickled by value
+        meta = model.info.metadata
+        sample = pd.read_csv(DEPLOY / "sample-input.csv")
+        assert meta["input_schema"] == [[c, "double"] for c in sample.columns]  # from the signature
+        assert meta["example"] == sample.iloc[0].to_dict()
         pyfunc = bentoml.mlflow.load_model(model)
-        assert list(pyfunc.predict(objects["sample_input"]))[:2] == ["setosa", "setosa"]
+        assert list(pyfunc.predict(sample))[:2] == ["setosa", "setosa"]
+        v2 = bentoml.models.get(env["V2_MODEL_TAG"])
+        assert v2.info.labels["deploy"] == "IrisClassifier/V2" and v2.info.labels["run_id"] == env["RUN_ID"]
+
+
+def test_a_sample_input_that_does_not_fit_the_signature_is_refused_at_import(env, tmp_path, monkeypatch):
+    from mlrepo import deploy
+    from mlrepo.errors import UserError
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+    run = deploy.choose_run("train_iris", run_id=env["RUN_ID"])
+    sample = tmp_path / "sample-input.csv"
+    for text, message in [
+        ("sepal_length,sepal_width,petal_length\n5.1,3.5,1.4\n", "missing petal_width"),
+        ("sepal_length,sepal_width,petal_length,petal_width,colour\n5.1,3.5,1.4,0.2,red\n", "colour"),
+        ("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,wide,0.2\n", "row 1"),
+    ]:
+        sample.write_text(text)
+        with pytest.raises(UserError, match=message):
+            deploy.input_contract(run, sample)
+
+
+def test_a_copied_deploy_folder_imports_into_its_own_name(env, tmp_path):
+    import shutil
+
+    repo = copy_repo(tmp_path / "repo", git=False)
+    copy = repo / "deploy" / "IrisClassifier" / "V7"
+    shutil.copytree(repo / "deploy" / "IrisClassifier" / "V1", copy)
+    (copy / "common.py").write_text('MODEL_NAME = "iris_copy"\nPIPELINE = "train_iris"\n')  # the names only
+    out = tmp_path / "copy.env"
+    done = subprocess.run(
+        [PYTHON, str(copy / "create_bento_model.py"), "--output-env", str(out)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "for IrisClassifier/V7" in done.stdout and "MODEL_TAG=iris_copy:" in out.read_text()
 
 
 def test_create_bento_model_without_a_run_says_so_in_one_paragraph(tmp_path, env):
@@ -184,7 +219,8 @@ def test_tag_run_records_lineage(cli, env):
 def test_the_image_pins_match_the_locked_environment():
     from importlib.metadata import version
 
-    text = (DEPLOY / "service.py").read_text()
-    for package in ("bentoml", "mlflow-skinny", "scikit-learn", "skops", "pandas", "numpy"):
-        assert f'"{package}=={version(package)}"' in text, package
+    for service in sorted((ROOT / "deploy").glob("*/V*/service.py")):
+        text = service.read_text()
+        for package in ("bentoml", "mlflow-skinny", "scikit-learn", "skops", "pandas", "numpy"):
+            assert f'"{package}=={version(package)}"' in text, (service, package)
     assert sys.version_info[:2] == (3, 11)  # the base image's python3 is 3.11, as the lock's

@@ -1,0 +1,209 @@
+"""A deploy's input contract: the record schema taken from a logged model's signature, and the
+checks that turn a client's records into the frame the model expects.
+
+Plain Python (pandas imported inside the functions that build frames): this module travels
+inside every Bento, next to `mlrepo/serving.py`, and also serves `python -m mlrepo.deploy`.
+
+A schema is a list of `(column, type)` pairs in the signature's order, with MLflow's column
+types (`double`, `float`, `long`, `integer`, `boolean`, `string`, `datetime`). JSON values are
+coerced as the signature says: an integer where a double is expected is accepted; a bool, a
+string, null, NaN/Infinity, a nested value or a number out of the type's range is refused
+with a message that names the record and the column.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+Schema = list[tuple[str, str]]
+"""`[(column, MLflow column type), ...]` in the signature's order."""
+
+MAX_RECORDS = 1000
+"""The most records one request may hold."""
+
+KINDS = {
+    "double": "number",
+    "float": "number",
+    "long": "integer",
+    "integer": "integer",
+    "boolean": "boolean",
+    "string": "string",
+    "datetime": "string",
+}
+"""What a JSON client sends for each MLflow column type."""
+
+DTYPES = {
+    "double": "float64",
+    "float": "float32",
+    "long": "int64",
+    "integer": "int32",
+    "boolean": "bool",
+    "string": "object",
+    "datetime": "datetime64[ns]",
+}
+"""The pandas dtype each MLflow column type becomes in the frame given to the model."""
+
+_LIMITS = {
+    "double": 1.7976931348623157e308,
+    "float": 3.4028234663852886e38,
+    "long": 2**63 - 1,
+    "integer": 2**31 - 1,
+}
+
+
+def schema_from_signature(signature: Any) -> Schema:
+    """The record schema of an MLflow model signature (column-based inputs only).
+
+    Args:
+        signature: an `mlflow.models.ModelSignature`, or None.
+
+    Returns:
+        `[(column, type), ...]`.
+
+    Raises:
+        ValueError: the model has no signature, or its inputs are tensors or unnamed columns.
+    """
+    if signature is None or signature.inputs is None:
+        raise ValueError("the logged model has no signature; log it with an input example")
+    if not signature.inputs.has_input_names() or signature.inputs.is_tensor_spec():
+        raise ValueError(
+            "the model's signature has tensor or unnamed inputs; a record service needs named "
+            "columns (log the model with a DataFrame input example)"
+        )
+    schema = []
+    for spec in signature.inputs.inputs:
+        kind = str(getattr(spec.type, "name", spec.type))
+        if kind not in KINDS:
+            raise ValueError(f"column '{spec.name}' has type {kind}, which a JSON record cannot carry")
+        schema.append((spec.name, kind))
+    return schema
+
+
+def value_problem(column: str, kind: str, value: Any) -> str | None:
+    """Say what is wrong with one value for a column of MLflow type `kind`, or None when it fits."""
+    expected = KINDS[kind]
+    if value is None:
+        return f"column '{column}' is null (missing value); a {expected} is required"
+    if expected in ("number", "integer"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"column '{column}' must be a {expected}, got {type(value).__name__} {value!r:.40}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"column '{column}' is {value} (NaN or infinite); a finite {expected} is required"
+        if expected == "integer" and isinstance(value, float) and not value.is_integer():
+            return f"column '{column}' must be an integer, got {value}"
+        if abs(value) > _LIMITS[kind]:
+            digits = len(str(int(abs(value))))
+            return f"column '{column}' is out of range for a {kind} ({digits}-digit number)"
+    elif expected == "boolean" and not isinstance(value, bool):
+        return f"column '{column}' must be true or false, got {value!r:.40}"
+    elif expected == "string" and not isinstance(value, str):
+        return f"column '{column}' must be a string, got {type(value).__name__} {value!r:.40}"
+    return None
+
+
+def record_problem(record: Any, schema: Schema) -> str | None:
+    """Say what is wrong with one record (a missing or extra column, a bad value), or None."""
+    columns = [column for column, _ in schema]
+    if not isinstance(record, Mapping):
+        return f"a record must be a JSON object of {len(columns)} columns, got {type(record).__name__}"
+    missing = [c for c in columns if c not in record]
+    if missing:
+        return f"missing column(s) {', '.join(map(repr, missing))}; expected {', '.join(columns)}"
+    extra = [str(c) for c in record if c not in columns]
+    if extra:
+        return f"unexpected column(s) {', '.join(map(repr, extra))}; expected {', '.join(columns)}"
+    for column, kind in schema:
+        problem = value_problem(column, kind, record[column])
+        if problem:
+            return problem
+    return None
+
+
+def check_records(records: Any, schema: Schema, limit: int = MAX_RECORDS) -> list[Mapping]:
+    """Check a request's records against the schema; return them, or raise on the first problem.
+
+    Args:
+        records: what the client sent as `records`: a list of JSON objects.
+        schema: the record schema.
+        limit: the most records accepted at once.
+
+    Returns:
+        The records, unchanged.
+
+    Raises:
+        ValueError: not a non-empty list, too many, or a record that does not fit; the message
+            names the record (0-based) and the problem.
+    """
+    if not isinstance(records, Sequence) or isinstance(records, str | bytes):
+        raise ValueError(f"'records' must be a list of JSON objects, got {type(records).__name__}")
+    if not records:
+        raise ValueError("'records' is an empty list; send at least one record")
+    if len(records) > limit:
+        raise ValueError(f"'records' holds {len(records)} records; at most {limit} per request")
+    for index, record in enumerate(records):
+        problem = record_problem(record, schema)
+        if problem:
+            raise ValueError(f"record {index}: {problem}")
+    return list(records)
+
+
+def to_frame(records: Iterable[Mapping], schema: Schema) -> Any:
+    """The checked records as the DataFrame the model expects: the signature's column order and
+    dtypes (so an integer sent for a double column reaches the model as a double)."""
+    import pandas as pd
+
+    columns = [column for column, _ in schema]
+    frame = pd.DataFrame.from_records(list(records), columns=columns)
+    return frame.astype({column: DTYPES[kind] for column, kind in schema})
+
+
+def parse_cell(text: str, kind: str) -> Any:
+    """Turn one CSV cell into the value a column of MLflow type `kind` expects.
+
+    An empty cell becomes None; a cell that cannot be read as its kind is returned as the text,
+    so that `record_problem` names it.
+    """
+    text = text.strip()
+    if text == "":
+        return None
+    expected = KINDS[kind]
+    try:
+        if expected == "number":
+            return float(text)
+        if expected == "integer":
+            return int(text)
+    except ValueError:
+        return text
+    if expected == "boolean":
+        return {"true": True, "false": False}.get(text.lower(), text)
+    return text
+
+
+def check_sample(schema: Schema, sample: Any) -> None:
+    """Check that a deploy's sample input fits the model's schema: the same columns, in any
+    order, and every value readable as its column's type.
+
+    Args:
+        schema: the record schema from the model's signature.
+        sample: the deploy's `sample-input.csv` read as strings (a DataFrame, `dtype=str`).
+
+    Raises:
+        ValueError: a missing or extra column, or a value of the wrong type (named by row).
+    """
+    columns = [column for column, _ in schema]
+    missing = [c for c in columns if c not in sample.columns]
+    extra = [c for c in sample.columns if c not in columns]
+    if missing or extra:
+        raise ValueError(
+            f"sample-input.csv has columns {', '.join(sample.columns)} but the model's signature "
+            f"has {', '.join(f'{c} ({k})' for c, k in schema)}"
+            + (f"; missing {', '.join(missing)}" if missing else "")
+            + (f"; not in the signature {', '.join(extra)}" if extra else "")
+        )
+    for row, cells in enumerate(sample.to_dict("records"), start=1):
+        record = {c: parse_cell(str(cells[c]), kind) for c, kind in schema}
+        problem = record_problem(record, schema)
+        if problem:
+            raise ValueError(f"sample-input.csv row {row} does not fit the model's signature: {problem}")
