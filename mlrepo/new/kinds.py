@@ -27,12 +27,14 @@ class Scaffold:
         next_steps: the few lines printed after writing (which function to fill, which command).
         append: rendered paths added to the end of an existing file instead of created (dvc.yaml).
         patch: called on the rendered files before they are written (the class diagram).
+        executable: rendered paths to mark executable (a deploy's `ecr.sh`).
     """
 
     context: dict[str, Any]
     next_steps: list[str]
     append: set[str] = field(default_factory=set)
     patch: Callable[[dict[str, bytes]], None] | None = None
+    executable: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Kind:
         files = render(self.name, scaffold.context)
         if scaffold.patch is not None:
             scaffold.patch(files)
-        plan = Plan()
+        plan = Plan(executable=set(scaffold.executable))
         for path, content in files.items():
             (plan.append if path in scaffold.append else plan.create)[path] = content
         return plan, scaffold
