@@ -73,14 +73,15 @@ def changed_models(repo: Repo) -> dict[str, int] | None:
     """
     if not repo.is_git:
         return None
-    log = repo.git("log", "--format=%x00", "--name-only", "--", "models") or ""
+    revision = [repo.rev] if repo.rev is not None else []
+    log = repo.git("log", "--format=%x00", "--name-only", *revision, "--", "models") or ""
     counts: dict[str, int] = {}
     for commit in log.split("\0"):
         for name in {line for line in commit.splitlines() if line.startswith("models/")}:
             parts = name.split("/")
             if len(parts) == 3 and parts[2] == "model.py":
                 counts[parts[1]] = counts.get(parts[1], 0) + 1
-    status = repo.git("status", "--porcelain", "--", "models") or ""
+    status = (repo.git("status", "--porcelain", "--", "models") or "") if repo.rev is None else ""
     for line in status.splitlines():
         parts = line[3:].split("/")
         if len(parts) == 3 and parts[2] == "model.py" and "M" in line[:2] and counts.get(parts[1]):
