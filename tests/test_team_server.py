@@ -261,6 +261,47 @@ def test_a_production_model_lives_in_s3_and_loads_back_through_the_server(stack,
     assert done.returncode == 0 and "predicted" in done.stdout, done.stderr[-3000:]
 
 
+# --- the champion, by alias ------------------------------------------------------------------
+
+
+def test_promote_checks_the_run_and_the_metric(stack, repo, production_run):
+    from mlflow.tracking import MlflowClient
+
+    admin = {k: v for k, v in stack.login().items() if k != "MLFLOW_TRACKING_URI"}
+    first = stack.mlrepo("promote", production_run, "--alias", "champion", env=admin)
+    assert first.returncode == 0, first.stderr
+    assert "IrisClassifier@champion -> version 1" in first.stdout
+    # A worse production run (heavily regularized) is refused, then forced with a reason.
+    worse = stack.train(
+        "pipeline=train_iris", "branch=production", "model.C=0.0001", cwd=repo, env=stack.login()
+    )
+    assert worse.returncode == 0, worse.stderr[-3000:]
+    worse_id = worse.stdout.split("Run ", 1)[1].split()[0]
+    refused = stack.mlrepo("promote", worse_id, env=admin)
+    assert refused.returncode == 2 and "is worse than champion" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    no_reason = stack.mlrepo("promote", worse_id, "--force", env=admin)
+    assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
+    ci = {"MLFLOW_TRACKING_USERNAME": "ci", "MLFLOW_TRACKING_PASSWORD": stack.password("ci")}
+    denied = stack.mlrepo("promote", worse_id, "--force", "--reason", "canary", env=ci)
+    assert denied.returncode == 2 and "403" in denied.stderr and "Traceback" not in denied.stderr
+    forced = stack.mlrepo("promote", worse_id, "--force", "--reason", "canary test", env=admin)
+    assert forced.returncode == 0 and "(forced)" in forced.stdout, forced.stderr
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in stack.login().items():
+            patch.setenv(key, value)
+        client = MlflowClient(stack.url)
+        held = client.get_model_version_by_alias("IrisClassifier", "champion")
+        assert held.run_id == worse_id
+        assert held.tags["promotion.by"] == "admin" and held.tags["promotion.reason"] == "canary test"
+        assert held.tags["promotion.forced"] == "true" and held.tags["promotion.replaced"] == "1"
+        # Back to the better run for what follows (trace, backup).
+        back = stack.mlrepo("promote", production_run, env=admin)
+        assert back.returncode == 0, back.stderr
+    missing = stack.mlrepo("promote", "0" * 32, env=admin)
+    assert missing.returncode == 2 and "no run" in missing.stderr
+
+
 # --- last: no output or log holds a password ----------------------------------------------
 
 
