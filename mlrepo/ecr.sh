@@ -21,7 +21,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BASE_IMAGE="localbase:bookworm"
 
 backend="docker"
-ecr_name="$(sed -n 's/^MODEL_NAME = "\(.*\)"$/\1/p' "$HERE/common.py" | tr _ -)"
+ecr_name=""
 region="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
 tag=""
 run_id=""
@@ -51,6 +51,9 @@ case "$backend" in
 esac
 command -v "$backend" >/dev/null 2>&1 \
     || die "the container backend '$backend' is not installed. Install it (podman: scripts/install-podman.sh) or choose the other one with --backend."
+if [ -z "$ecr_name" ]; then
+    ecr_name="$(sed -n 's/^MODEL_NAME = "\(.*\)"$/\1/p' "$HERE/common.py" | tr _ -)"
+fi
 [[ "$ecr_name" =~ ^[a-z0-9]+([._/-][a-z0-9]+)*$ ]] \
     || die "--ecr-name '$ecr_name' is not a valid repository name (lowercase letters, digits, . _ - /)."
 

@@ -151,12 +151,19 @@ def check_records(records: Any, schema: Schema, limit: int = MAX_RECORDS) -> lis
 
 def to_frame(records: Iterable[Mapping], schema: Schema) -> Any:
     """The checked records as the DataFrame the model expects: the signature's column order and
-    dtypes (so an integer sent for a double column reaches the model as a double)."""
+    dtypes (so an integer sent for a double column reaches the model as a double).
+
+    Built column by column from typed arrays: several times faster than `from_records` and
+    `astype` for the small frames a service sees.
+    """
+    import numpy as np
     import pandas as pd
 
-    columns = [column for column, _ in schema]
-    frame = pd.DataFrame.from_records(list(records), columns=columns)
-    return frame.astype({column: DTYPES[kind] for column, kind in schema})
+    rows = records if isinstance(records, list) else list(records)
+    return pd.DataFrame(
+        {column: np.array([row[column] for row in rows], dtype=DTYPES[kind]) for column, kind in schema},
+        copy=False,
+    )
 
 
 def parse_cell(text: str, kind: str) -> Any:

@@ -8,4 +8,4 @@
 # One implementation serves every deploy: mlrepo/ecr.sh (its environment and exit codes).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-exec bash "$here/../../../mlrepo/ecr.sh" "$here" "$@"
+exec "$BASH" "$here/../../../mlrepo/ecr.sh" "$here" "$@"
