@@ -1,5 +1,5 @@
 # New work in one command (docs/guides/adding-a-model.md): python -m mlrepo new <kind>.
-.PHONY: new-dataset new-model new-pipeline new-project new-update
+.PHONY: new-dataset new-model new-pipeline new-deploy new-project new-update
 
 new-dataset: init ## Scaffold datasets/NAME/ (make new-dataset NAME=wine); then fill load_frame()
 	$(PY) -m mlrepo new dataset $(NAME)
@@ -9,6 +9,9 @@ new-model: init ## Scaffold models/NAME/ with its docs and diagram (make new-mod
 
 new-pipeline: init ## Scaffold a pipeline: make new-pipeline NAME=rfv1-winev1 MODEL=WineForest DATASET=wine
 	$(PY) -m mlrepo new pipeline $(NAME) --model $(MODEL) --dataset $(DATASET)
+
+new-deploy: init ## Scaffold deploy/MODEL/V<next>/ serving the best run: make new-deploy MODEL=WineForest [VERSION=2]
+	$(PY) -m mlrepo new deploy $(MODEL) $(if $(VERSION),--version $(VERSION)) $(if $(PIPELINE_NAME),--pipeline $(PIPELINE_NAME))
 
 new-project: init ## A new repository for another team: make new-project DEST=../acme NAME="Acme" DESCRIPTION="..." DIRECTOR=alice
 	$(PY) -m mlrepo new project $(DEST) --name "$(NAME)" --description "$(DESCRIPTION)" --director "$(DIRECTOR)" $(ARGS)

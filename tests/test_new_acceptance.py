@@ -2,19 +2,23 @@
 
 Scaffold the three kinds, write the few lines a user must write, then: the checker lists the
 placeholders and is clean once they are filled, the pipeline trains (FINISHED, accuracy >= 0.9),
-an identical rerun is cached, a 3-point sweep runs, and the result commits cleanly.
+an identical rerun is cached, a 3-point sweep runs, a deploy is scaffolded, the result commits
+on its piece's branch and passes the pull-request gates, the Bento model is imported and served
+(a request of JSON integers answered 200), and `make docs` has the model's page and diagram.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, runs, train
+from conftest import PYTHON, ROOT, runs, train
+from deploy_support import free_port, post, running, wait_http
 from scale_support import sweep_outputs
 
 pytestmark = pytest.mark.slow
@@ -102,12 +106,8 @@ def test_a_user_adds_wine_in_a_few_lines_and_it_trains_sweeps_and_commits(tmp_pa
     # At birth the checker lists only the places to fill (one rule: PLACEHOLDER).
     done = mlrepo(repo, "check")
     rules = {m[1] for m in re.finditer(r"^([A-Z][A-Z-]+) \S+:\d+ ", done.stdout, re.MULTILINE)}
-    placeholder_rule = "PLACEHOLDER" in mlrepo(repo, "rules").stdout
-    if placeholder_rule:
-        assert done.returncode == 1 and rules == {"PLACEHOLDER"}, done.stdout
-        assert "datasets/wine/dataset.py" in done.stdout and "models/WineForest/model.py" in done.stdout
-    else:
-        assert done.returncode == 0, done.stdout
+    assert done.returncode == 1 and rules == {"PLACEHOLDER"}, done.stdout
+    assert "datasets/wine/dataset.py" in done.stdout and "models/WineForest/model.py" in done.stdout
 
     lines = write_user_code(repo)
     print(f"lines the user wrote for wine end to end: {lines}")
@@ -134,9 +134,65 @@ def test_a_user_adds_wine_in_a_few_lines_and_it_trains_sweeps_and_commits(tmp_pa
                 r.data.params.get("model.n_estimators") in {"10", "30", "60"}]  # fmt: skip
     assert len(children) == 3 and all(r.info.status == "FINISHED" for r in children)
 
+    # A deploy of the model: generated whole (its sample rows are the best run's input example).
+    done = mlrepo(repo, "new", "deploy", "WineForest")
+    assert done.returncode == 0, done.stderr
+    assert "make bento-model MODEL=WineForest/V1" in done.stdout
+    assert "magnesium" in (repo / "deploy/WineForest/V1/sample-input.csv").read_text()
+
     env = {**os.environ, **GIT_ENV}
+    subprocess.run(["git", "checkout", "-q", "-b", "model/WineForest"], cwd=repo, check=True, env=env)
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
     subprocess.run(["git", "commit", "-q", "-m", "Add WineForest on wine"], cwd=repo, check=True, env=env)
     assert mlrepo(repo, "check").returncode == 0
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
     assert status.strip() in ("", "?? .venv"), status
+
+    # The pull-request gates pass: the cached run made before the commit holds the head's model.
+    body = tmp_path / "pr.md"
+    body.write_text(
+        "## Description\n\nAdds the wine dataset, a random forest model, its pipeline and a deploy.\n\n"
+        "## Motivation\n\nThe team wants to classify wine cultivars from their chemical analysis.\n\n"
+        f"## Run\n\n{run.info.run_id}\n"
+    )
+    gates = mlrepo(repo, "pr-check", "--base", "main", "--body", str(body))
+    assert gates.returncode == 0, gates.stdout + gates.stderr
+
+    # Shipped: imported into a throwaway BentoML store, served, a request of JSON integers answered.
+    bento_env = {**os.environ, "BENTOML_HOME": str(tmp_path / "bentoml"), "PYTHONPATH": str(repo)}
+    imported = subprocess.run(
+        [PYTHON, "deploy/WineForest/V1/create_bento_model.py"], cwd=repo, env=bento_env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    port = free_port()
+    serve = [
+        PYTHON,
+        "-m",
+        "bentoml",
+        "serve",
+        "service:WineForest",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with running(serve, tmp_path / "serve.log", cwd=repo / "deploy/WineForest/V1", env=bento_env) as proc:
+        wait_http(f"http://127.0.0.1:{port}/readyz", 120, proc)
+        import pandas as pd
+
+        record = pd.read_csv(repo / "deploy/WineForest/V1/sample-input.csv").iloc[0].to_dict()
+        record = {k: int(round(v)) for k, v in record.items()}  # JSON integers where doubles are expected
+        status, text = post(f"http://127.0.0.1:{port}/predict", json.dumps({"records": [record]}).encode())
+        assert status == 200, text
+        assert len(json.loads(text)["predictions"]) == 1
+
+    # The docs have the model's page with its class diagram.
+    docs = subprocess.run(
+        ["make", "--no-print-directory", "-o", ".venv/.synced", "docs", f"DOCS_OUT={tmp_path / 'site'}"],
+        cwd=repo, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert docs.returncode == 0, docs.stdout + docs.stderr
+    page = next((tmp_path / "site").rglob("WineForest.html"), None)
+    assert page is not None, sorted(p.name for p in (tmp_path / "site").rglob("*.html"))
+    assert "classDiagram" in page.read_text() and "n_estimators" in page.read_text()

@@ -181,3 +181,78 @@ def _dvc_stages(path: Path) -> dict[str, Any]:
     if last_key and not last_key[0].startswith("stages:"):
         raise UserError("dvc.yaml's `stages:` must be its last top-level key to add a stage at its end.")
     return stages or {}
+
+
+SERVING_PINS = ("bentoml", "mlflow-skinny", "scikit-learn", "skops", "pandas", "numpy")
+"""The packages a scikit-learn deploy's image pins, at their Pipfile.lock versions."""
+
+
+@kind(
+    "deploy",
+    "deploy/<Model>/V<n>/: a service that serves the best run of the model's pipeline",
+    _arg("model", help="an existing models/<Model>/"),
+    _arg("--version", type=int, default=None, help="n of V<n> (default: the next free version)"),
+    _arg("--pipeline", default=None, help="the pipeline it serves (default: the model's only one)"),
+    _arg("--branch", default="development", help="the super-branch whose store holds the runs"),
+)
+def deploy(args: argparse.Namespace, root: Path) -> Scaffold:
+    """`new deploy MODEL`: a deploy version folder whose sample rows are the best run's input example."""
+    import json
+    import re
+
+    model_name = names.model(args.model)
+    if not (root / "models" / model_name / "model.py").is_file():
+        raise UserError(f"models/{model_name}/ does not exist: run python -m mlrepo new model {model_name}")
+    existing = sorted(int(p.name[1:]) for p in (root / "deploy" / model_name).glob("V[0-9]*") if p.is_dir())
+    version = args.version if args.version is not None else (existing[-1] + 1 if existing else 1)
+    names.deploy_version(f"V{version}")
+    pipeline = args.pipeline or _pipeline_of(root, model_name)
+    lock = json.loads((root / "Pipfile.lock").read_text())["default"]
+    pins = [f"{p}{lock[p]['version']}" for p in SERVING_PINS if p in lock]
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", model_name).lower()
+    context = {"model": model_name, "version": version, "pipeline": pipeline, "pins": pins,
+               "model_name": snake if version == 1 else f"{snake}_v{version}",
+               "sample_csv": _sample_rows(pipeline, args.branch)}  # fmt: skip
+    folder = f"deploy/{model_name}/V{version}"
+    return Scaffold(
+        context,
+        [
+            f"make bento-model MODEL={model_name}/V{version}   # the best run of {pipeline} -> BentoML",
+            f"make serve MODEL={model_name}/V{version}         # http://127.0.0.1:3000: try it at /",
+            f"a new output contract? an infer= hook in {folder}/service.py (docs/guides/deploy.md)",
+        ],
+        executable={f"{folder}/ecr.sh"},
+    )
+
+
+def _pipeline_of(root: Path, model_name: str) -> str:
+    """The one pipeline config whose `model:` names `model_name`."""
+    import yaml
+
+    found = []
+    for path in sorted((root / "conf" / "pipeline").glob("*.yaml")):
+        config = yaml.safe_load(path.read_text()) or {}
+        if isinstance(config, dict) and (config.get("pipeline") or {}).get("model") == model_name:
+            found.append(path.stem)
+    if len(found) != 1:
+        which = f"pipelines {', '.join(found)}" if found else "no pipeline config"
+        raise UserError(f"{model_name} has {which} naming it: pass --pipeline <name>.")
+    return found[0]
+
+
+def _sample_rows(pipeline: str, branch: str) -> str:
+    """The input example of the pipeline's best FINISHED run, as CSV (the deploy's sample rows)."""
+    import mlflow
+
+    from mlrepo import deploy as shipping
+
+    run = shipping.choose_run(pipeline, branch)  # UserError with the command to train one
+    mlflow.set_tracking_uri(run.uri)
+    local = mlflow.artifacts.download_artifacts(f"runs:/{run.run_id}/{shipping.MODEL_ARTIFACT}")
+    example = mlflow.models.Model.load(local).load_input_example(local)
+    if example is None or not hasattr(example, "to_csv"):
+        raise UserError(
+            f"Run {run.run_id} of {pipeline} logged no table-shaped input example; write the deploy's "
+            "sample-input.csv by hand (a header and a few real rows)."
+        )
+    return example.head(6).to_csv(index=False)

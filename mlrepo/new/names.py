@@ -53,6 +53,16 @@ def pipeline(name: str, tasks: list[str]) -> str:
     return name
 
 
+def deploy_version(name: str) -> str:
+    """Check a deploy version folder's name with the DEPLOY-SHAPE rule (`V<n>`, n >= 1)."""
+    from mlrepo.checks import names as rules
+
+    problem = rules.problem("deploy", name)
+    if problem:
+        raise UserError(f"DEPLOY-SHAPE: {problem}; pass --version 1, 2, ...")
+    return name
+
+
 def table(name: str) -> str:
     """Check a table's name with the TABLE-NAME rule (`<model-name>_dataset_<version>`)."""
     if not data.TABLE.match(name):
