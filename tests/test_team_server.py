@@ -302,6 +302,24 @@ def test_promote_checks_the_run_and_the_metric(stack, repo, production_run):
     assert missing.returncode == 2 and "no run" in missing.stderr
 
 
+# --- lineage --------------------------------------------------------------------------------
+
+
+def test_trace_the_champion_through_the_server(stack, production_run, tmp_path):
+    admin = {k: v for k, v in stack.login().items() if k != "MLFLOW_TRACKING_URI"}
+    done = stack.mlrepo(
+        "trace", "IrisClassifier@champion", "--json", env={**admin, "BENTOML_HOME": str(tmp_path)}
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["run"]["run_id"] == production_run and found["run"]["branch"] == "production"
+    assert {"name": "IrisClassifier", "version": "1", "aliases": ["champion"]} in found["made_from_run"][
+        "model_versions"
+    ]
+    # Iris is read from scikit-learn, not from a DVC table: trace says so instead of skipping it.
+    assert any("no dataset table" in line for line in found["broken"])
+
+
 # --- last: no output or log holds a password ----------------------------------------------
 
 
