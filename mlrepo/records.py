@@ -84,11 +84,12 @@ def schema_from_signature(signature: Any) -> Schema:
 def value_problem(column: str, kind: str, value: Any) -> str | None:
     """Say what is wrong with one value for a column of MLflow type `kind`, or None when it fits."""
     expected = KINDS[kind]
+    article = "an" if expected == "integer" else "a"
     if value is None:
-        return f"column '{column}' is null (missing value); a {expected} is required"
+        return f"column '{column}' is null (missing value); {article} {expected} is required"
     if expected in ("number", "integer"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"column '{column}' must be a {expected}, got {type(value).__name__} {value!r:.40}"
+            return f"column '{column}' must be {article} {expected}, got {type(value).__name__} {value!r:.40}"
         if isinstance(value, float) and not math.isfinite(value):
             return f"column '{column}' is {value} (NaN or infinite); a finite {expected} is required"
         if expected == "integer" and isinstance(value, float) and not value.is_integer():
