@@ -1,4 +1,4 @@
-"""`python -m mlrepo check|diagrams|new|pr-check|prune|rules`: the repository's gates from the command line.
+"""`python -m mlrepo check|diagrams|new|pr-check|prune|rules|cache`: the repository's gates, and more.
 
 Exit codes: 0 clean, 1 a rule is broken (each violation printed as `RULE-ID path:line message`
 with how to fix it), 2 a mistake in the command (one paragraph, no traceback).
@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
         "--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI, else the configured store"
     )
     prune.add_argument("--dry-run", action="store_true", help="list the runs without deleting them")
+    cache = sub.add_parser("cache", help="the step cache: ls (entries, sizes, last use) or clean")
+    cache.add_argument("action", choices=("ls", "clean"))
+    cache.add_argument("--older-than", default=None, help="clean: only entries unused this long (7d, 12h)")
+    cache.add_argument("--dir", type=Path, default=None, help="the cache folder (default: paths.cache)")
     from mlrepo.server import cli as server_cli  # users, promote, trace (the team server)
 
     server_cli.add_commands(sub)
@@ -148,6 +152,45 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache(args: argparse.Namespace) -> int:
+    import time
+
+    from mlrepo import steps
+
+    folder = args.dir
+    if folder is None:
+        from mlrepo.config import compose
+
+        folder = Path(str(compose(["pipeline=" + _any_pipeline()]).paths.cache))
+    if args.action == "ls":
+        found = steps.entries(folder)
+        if not found:
+            print(f"cache: no entries in {folder}")
+            return 0
+        now = time.time()
+        print(f"{'STEP':16} {'KEY':26} {'SIZE':>9} {'COMPUTE':>8}  LAST USED")
+        for e in sorted(found, key=lambda e: (e.step, -e.last_used)):
+            print(f"{e.step:16} {e.key:26} {steps.human_size(e.size):>9} {e.computed_s:7.1f}s  "
+                  f"{_ago(now - e.last_used)} ago")  # fmt: skip
+        print(f"cache: {len(found)} entries, {steps.human_size(sum(e.size for e in found))} in {folder}")
+        return 0
+    try:
+        older = None if args.older_than is None else steps.parse_age(args.older_than)
+    except ValueError as exc:
+        raise UserError(f"--older-than {exc}.") from None
+    removed = steps.clean(folder, older)
+    freed = steps.human_size(sum(e.size for e in removed))
+    print(f"cache: removed {len(removed)} entries ({freed}) from {folder}")
+    return 0
+
+
+def _ago(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
 def _any_pipeline() -> str:
     from mlrepo.config import available
 
@@ -175,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             from mlrepo.server import cli as server_cli
 
             return server_cli.run(args)
+        if args.command == "cache":
+            return _cache(args)
         if args.command == "new":
             from mlrepo import new
 

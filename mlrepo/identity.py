@@ -32,6 +32,9 @@ DEFAULT_IGNORE = (
     "branch",
     "workers",
     "device",
+    "cache",
+    "heartbeat",
+    "wait",
 )
 SHORT = 8
 
@@ -148,9 +151,25 @@ def source_files(code: str, root: Path = ROOT) -> list[Path]:
     Returns:
         The files, sorted by path.
     """
-    start = root / "train" / code / "pipeline.py"
+    return closure([root / "train" / code / "pipeline.py"], root)
+
+
+def closure(starts: Sequence[Path], root: Path = ROOT, skip: Sequence[str] = ()) -> list[Path]:
+    """Every project file the files `starts` import, transitively (statically), with `starts`.
+
+    The scan behind `source_files`, and behind a cached step's code key (`mlrepo.steps`).
+
+    Args:
+        starts: the files to start from (under `root`).
+        root: the repository root.
+        skip: dotted module names not followed (the step cache's own machinery).
+
+    Returns:
+        The files, sorted by path.
+    """
+    skipped = {_module_file(name, root) for name in skip} - {None}
     seen: set[Path] = set()
-    todo = [start]
+    todo = list(starts)
     while todo:
         path = todo.pop()
         if path in seen or not path.is_file():
@@ -160,7 +179,7 @@ def source_files(code: str, root: Path = ROOT) -> list[Path]:
             parts = module.split(".")
             for depth in range(1, len(parts) + 1):  # the packages on the way, then the module
                 found = _module_file(".".join(parts[:depth]), root)
-                if found is not None and found not in seen:
+                if found is not None and found not in seen and found not in skipped:
                     todo.append(found)
     return sorted(seen)
 

@@ -305,7 +305,15 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         _log_config(cfg, overrides)
-        model = module.train(cfg)
+        from mlrepo import steps
+
+        tag_step = lambda outcome: mlflow.set_tag(f"step.{outcome.name}", "hit" if outcome.hit else "miss")  # noqa: E731
+        with steps.session_for(cfg, on_outcome=tag_step) as cached_steps:
+            try:
+                model = module.train(cfg)
+            finally:
+                if cached_steps.outcomes:
+                    print(cached_steps.summary())
         from mlrepo.flavors import log_model
 
         info = log_model(model, tracking.input_example())

@@ -7,10 +7,12 @@ import pandas as pd
 
 from datasets.digits.dataset import materialize_table
 from mlrepo import tables
+from mlrepo.steps import step
 
 log = logging.getLogger(__name__)
 
 
+@step(ignore=("data_dir",))  # the table and the dataset version say what is read, not the folder
 def ingest(table: str, data_dir: str | Path) -> tuple[pd.DataFrame, Path]:
     """Read the table `table` from `data_dir`, materializing it first when it is missing.
 

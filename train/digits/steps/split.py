@@ -3,8 +3,10 @@
 import pandas as pd
 
 from datasets.digits.common import SPLITS
+from mlrepo.steps import step
 
 
+@step
 def split(
     features: pd.DataFrame, labels: pd.Series, splits: pd.Series, max_train_rows: int | None = None
 ) -> dict[str, tuple[pd.DataFrame, pd.Series]]:

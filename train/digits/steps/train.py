@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Mapping
 
 import pandas as pd
@@ -29,7 +30,8 @@ def fit(
     """Train `model` (a compiled Keras model) and return its `History`.
 
     Training stops early when the validation loss has not improved for `patience` epochs, and
-    the best weights are restored. Keras's progress bar shows in the terminal.
+    the best weights are restored. Keras's progress bar shows in a terminal; elsewhere (logs,
+    SLURM, CI) Keras prints one line per epoch.
 
     Args:
         model: the compiled model.
@@ -60,5 +62,5 @@ def fit(
             epochs=max_epochs,
             batch_size=batch_size,
             callbacks=callbacks,
-            verbose=1,
+            verbose=1 if sys.stdout.isatty() else 2,
         )

@@ -3,9 +3,11 @@
 import pandas as pd
 
 from datasets.digits.common import PIXELS, SPLIT, SPLITS, TARGET
+from mlrepo.steps import step
 from models.DigitsCNN.common import MAX_INK
 
 
+@step
 def transform(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Split the table into the pixel columns (float32, as the model reads them), labels and split.
 

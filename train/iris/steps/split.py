@@ -3,7 +3,10 @@
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from mlrepo.steps import step
 
+
+@step
 def split(
     features: pd.DataFrame, labels: pd.Series, test_size: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:

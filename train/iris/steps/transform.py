@@ -3,8 +3,10 @@
 import pandas as pd
 
 from datasets.iris.common import FEATURES, TARGET
+from mlrepo.steps import step
 
 
+@step
 def transform(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """Split the table into the feature columns (float) and the label column.
 
