@@ -122,6 +122,7 @@ class SweepCallback(Callback):
         self.parent: str | None = None
         self.uri = ""
         self.total = 0
+        self.cached: list[Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Launchers pickle the callbacks for their workers: a worker needs none of this state."""
@@ -141,6 +142,16 @@ class SweepCallback(Callback):
         self.folder = Path(str(config.paths.outputs)) / "sweeps" / sweep_id
         self.folder.mkdir(parents=True, exist_ok=True)
         pipeline = str(config.pipeline.name)
+        self.cached = cached_jobs(config, overrides)
+        if self.cached is not None:  # every job is a finished run already: no parent run to create
+            print(f"Sweep {sweep_id}: all {self.total} jobs are cached runs; no parent run created:",
+                  file=sys.stderr)  # fmt: skip
+            for record in self.cached:
+                print(f"  {record.run_id}  {record.tags.get('run.changed') or '(defaults)'}", file=sys.stderr)
+            os.environ[ENV_DIR] = str(self.folder)
+            self.progress = _Progress(self.folder, self.total)
+            self.progress.start()
+            return
         # The store's schema and the experiment exist before any job starts: parallel jobs
         # creating them race (see tracking.connect).
         self.uri = tracking.connect(tracking.resolve_uri(str(config.tracking.uri)))
@@ -173,6 +184,11 @@ class SweepCallback(Callback):
         codes = results(self.folder)
         failed = sum(1 for c in codes.values() if c != 0) + max(0, self.total - len(codes))
         outcome.failed, outcome.total = failed, self.total
+        if self.parent is None:
+            os.environ.pop(ENV_DIR, None)
+            print(f"Sweep {self.folder.name}: {self.total - failed}/{self.total} jobs reported their cached "
+                  "runs; nothing trained, no parent run", file=sys.stderr)  # fmt: skip
+            return
         from mlflow.tracking import MlflowClient
 
         status = "FINISHED" if failed == 0 else "FAILED"
@@ -194,11 +210,45 @@ class SweepCallback(Callback):
 
         if self.progress is not None:
             self.progress.stopped.set()
+        if self.parent is None:
+            os.environ.pop(ENV_DIR, None)
+            return
         MlflowClient(self.uri).set_terminated(self.parent, status=status)
         for key in (ENV_ID, ENV_PARENT, ENV_DIR):
             os.environ.pop(key, None)
         print(f"\nSweep {self.folder.name if self.folder else '?'} ended {status}: parent run {self.parent}",
               file=sys.stderr)  # fmt: skip
+
+
+def cached_jobs(config: DictConfig, overrides: list[str]) -> list[Any] | None:
+    """The FINISHED runs the sweep's jobs would report as cached hits, or None if any must train.
+
+    Only for Hydra's basic sweeper (the job list is known up front); `mode=force` always trains.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from mlrepo import runner, runs, tracking
+    from mlrepo.config import compose
+
+    sweeper = str(OmegaConf.select(config, "hydra.sweeper._target_", default="") or "")
+    if sweeper and not sweeper.endswith("BasicSweeper"):
+        return None
+    batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(overrides), None)
+    found = []
+    for job in (job for batch in batches for job in batch):
+        cfg = compose([o for o in job if not o.startswith("hydra")])
+        mode = str(OmegaConf.select(cfg, "mode", default="cached"))
+        if mode == "force":
+            return None
+        ident = runner.identity_of(cfg, job)
+        uri = tracking.resolve_uri(str(cfg.tracking.uri))
+        same = runs.reader(uri).search([str(cfg.pipeline.name)], uid=ident.uid, limit=20)
+        hit = runner.previous_run(mode, same)
+        if hit is None or hit.status != "FINISHED":
+            return None
+        found.append(hit)
+    return found
 
 
 def close_open_sweep(status: str) -> None:

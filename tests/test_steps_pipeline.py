@@ -80,3 +80,25 @@ def test_a_failed_run_retried_recomputes_only_from_the_step_that_broke(tracking_
     assert step_tags(failed) == dict.fromkeys(DATA_STEPS, "miss")
     assert step_tags(done) == dict.fromkeys(DATA_STEPS, "hit")
     assert calls == ["fit"]
+
+
+def test_a_sweep_of_cached_runs_reports_them_and_creates_no_parent_run(tracking_uri, tmp_path):
+    outputs = f"paths.outputs={tmp_path / 'out'}"
+    cache = f"paths.cache={tmp_path / 'cache'}"
+    first = train("-m", "pipeline=train_iris", "model.C=0.2,0.4", outputs, cache)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout.count("Steps: reused ingest, transform, split") == 1  # the second job shares them
+    before = runs(tracking_uri, "train_iris")
+    assert len(before) == 3  # a parent and two jobs
+
+    again = train("-m", "pipeline=train_iris", "model.C=0.2,0.4", outputs, cache)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "all 2 jobs are cached runs; no parent run created" in again.stderr
+    assert again.stdout.count("Cached: run") == 2
+    assert len(runs(tracking_uri, "train_iris")) == 3
+
+    # One new value: a real sweep, with its parent; the old job is reported, the new one trains.
+    more = train("-m", "pipeline=train_iris", "model.C=0.2,0.6", outputs, cache)
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert "no parent run" not in more.stderr
+    assert len(runs(tracking_uri, "train_iris")) == 5
