@@ -1,5 +1,5 @@
 # Run identity, sweeps, SLURM and the production tracking server (issue 3).
-.PHONY: runs sweep slurm-up slurm-down mlflow-server mlflow-server-stop mlflow-server-credentials
+.PHONY: runs sweep slurm-up slurm-down mlflow-server mlflow-server-stop mlflow-server-credentials mlflow-backup mlflow-restore bench-server
 
 runs: init ## List runs: status, pipeline, uid, changed params, main metric, age (ARGS="--watch")
 	$(PY) -m train runs $(ARGS)
@@ -21,3 +21,14 @@ mlflow-server-stop: ## Stop the team tracking server, its S3 API and its Postgre
 
 mlflow-server-credentials: ## Print the admin's login as export lines, for eval (CI_USER=1: the ci user's)
 	@bash scripts/mlflow-server.sh credentials
+
+mlflow-backup: init ## Back up the team server (PostgreSQL dumps + artifact objects) into .mlflow/backups/
+	$(PY) -m mlrepo.server.backup backup
+
+mlflow-restore: init ## Restore a backup into the team server, replacing its state (FILE=.mlflow/backups/....tar.gz)
+	@test -n "$(FILE)" || { echo "usage: make mlflow-restore FILE=.mlflow/backups/mlflow-....tar.gz" >&2; exit 2; }
+	$(PY) -m mlrepo.server.backup restore "$(FILE)"
+
+bench-server: init ## Benchmark the team server: 8 writers x 25 runs (runs/s, lost), then listing 10 000 runs
+	$(PY) bench/server_load.py --uri $${MLFLOW_TRACKING_URI:-http://127.0.0.1:5050}
+	$(PY) bench/server_runs.py --uri $${MLFLOW_TRACKING_URI:-http://127.0.0.1:5050} --db postgresql://mlflow@127.0.0.1:$${MLREPO_PG_PORT:-5433}/mlflow

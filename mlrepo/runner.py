@@ -344,7 +344,16 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    mlflow.end_run(status="FINISHED")
+    try:
+        mlflow.end_run(status="FINISHED")
+    except Exception as exc:  # MLflow's client already retried for minutes: the server is gone
+        print(
+            f"error: the tracking server {uri} was unreachable when run {run_id} ended "
+            f"({type(exc).__name__}); it may still show RUNNING there. Train it again when the "
+            "server is back (mode=retry).",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     _report(uri, exp_id, run_id, time.monotonic() - started)
     return 0
 

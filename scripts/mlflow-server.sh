@@ -104,6 +104,9 @@ default_permission = READ
 database_uri = postgresql+psycopg2://$PG_USER@127.0.0.1:$PG_PORT/${PG_DB}_auth
 admin_username = $ADMIN
 authorization_function = mlrepo.server.authz:authenticate
+# Checking a password (PBKDF2) costs ~0.4 s of CPU here: each worker remembers a good login for
+# 60 s. A changed password or a deleted user takes effect on the other worker within that time.
+auth_cache_ttl_seconds = 60
 INI
   )
   if alive "$DIR/server.pid"; then

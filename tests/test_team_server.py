@@ -68,6 +68,12 @@ class Stack:
         )  # fmt: skip
         return self.keep(done)
 
+    def python(self, *args: str, env: dict | None = None, timeout: float = 600):
+        """Run `python ARGS` in the repository with the stack's settings and the admin's login."""
+        env = {**os.environ, **self.env, **self.login(), **(env or {})}
+        return self.keep(subprocess.run([PYTHON, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                                        timeout=timeout))  # fmt: skip
+
     def train(self, *args: str, cwd: Path, env: dict | None = None):
         """Run `python -m train ARGS` against the server."""
         return self.keep(train(*args, cwd=cwd, env={"MLFLOW_TRACKING_URI": self.url, **(env or {})}))
@@ -318,6 +324,105 @@ def test_trace_the_champion_through_the_server(stack, production_run, tmp_path):
     ]
     # Iris is read from scikit-learn, not from a DVC table: trace says so instead of skipping it.
     assert any("no dataset table" in line for line in found["broken"])
+
+
+# --- faults and load ------------------------------------------------------------------------
+
+
+def _client_as_admin(stack: Stack, patch: pytest.MonkeyPatch):
+    from mlflow.tracking import MlflowClient
+
+    for key, value in stack.login().items():
+        patch.setenv(key, value)
+    return MlflowClient(stack.url)
+
+
+def test_a_server_restart_mid_sweep_leaves_no_run_running(stack, repo, tmp_path):
+    import time
+
+    values = ",".join(f"0.{n}" for n in range(11, 19))  # 8 jobs
+    env = {**os.environ, **stack.login(), "MLREPO_SERVER_WAIT_S": "120"}
+    args = ["-m", "train", "-m", "pipeline=train_iris", "branch=production", f"model.C={values}",
+            "launcher=local", f"paths.outputs={tmp_path / 'outputs'}"]  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        client = _client_as_admin(stack, patch)
+        exp_id = client.get_experiment_by_name("train_iris").experiment_id
+        before = {r.info.run_id for r in client.search_runs([exp_id], max_results=1000)}
+        sweep = subprocess.Popen([PYTHON, *args], cwd=repo, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:  # the restart comes once jobs are logging
+                jobs = [
+                    r for r in client.search_runs([exp_id], max_results=1000) if r.info.run_id not in before
+                ]
+                if any(r.data.tags.get("mlflow.parentRunId") for r in jobs):
+                    break
+                time.sleep(1)
+            stopped = stack.script("stop-server")
+            assert stopped.returncode == 0, stopped.stderr
+            time.sleep(3)
+            started = stack.script("start")
+            assert started.returncode == 0, started.stderr
+            output, _ = sweep.communicate(timeout=600)
+        finally:
+            if sweep.poll() is None:
+                sweep.kill()
+        stack.outputs.append(output)
+        runs = [r for r in client.search_runs([exp_id], max_results=1000) if r.info.run_id not in before]
+    jobs = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
+    assert len(jobs) == 8, output[-3000:]
+    assert not [r for r in runs if r.info.status == "RUNNING"], output[-3000:]
+    for run in jobs:
+        if run.info.status == "FINISHED":
+            assert {"accuracy", "f1_macro"} <= set(run.data.metrics), run.info.run_id
+        else:
+            assert run.info.status == "FAILED" and run.data.tags.get("mlrepo.error"), run.info.run_id
+    assert sum(r.info.status == "FINISHED" for r in jobs) >= 1
+
+
+def test_8_writers_x_25_runs_lose_nothing(stack):
+    done = stack.python(
+        str(ROOT / "bench" / "server_load.py"), "--uri", stack.url, "--writers", "8", "--runs", "25"
+    )
+    print(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "lost 0, errors 0" in done.stdout
+
+
+def _state(stack: Stack) -> dict:
+    """What a restore must give back: runs with metrics and tags, models, aliases, artifact keys."""
+    with pytest.MonkeyPatch.context() as patch:
+        client = _client_as_admin(stack, patch)
+        ids = [e.experiment_id for e in client.search_experiments()]
+        runs = {r.info.run_id: (r.info.status, r.data.metrics, r.data.params, r.data.tags)
+                for r in client.search_runs(ids, max_results=5000)}  # fmt: skip
+        models = {
+            m.name: sorted((v.version, v.run_id) for v in client.search_model_versions(f"name = '{m.name}'"))
+            for m in client.search_registered_models()
+        }
+        champion = client.get_model_version_by_alias("IrisClassifier", "champion").version
+    return {"runs": runs, "models": models, "champion": champion, "objects": sorted(bucket_keys(stack))}
+
+
+def test_backup_then_restore_into_a_fresh_server_gives_everything_back(stack, tmp_path):
+    before = _state(stack)
+    assert before["objects"] and before["runs"]
+    made = stack.python("-m", "mlrepo.server.backup", "backup", "--out", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    (file,) = tmp_path.glob("mlflow-*.tar.gz")
+    assert file.stat().st_mode & 0o777 == 0o600
+    # A fresh stack: a new PostgreSQL cluster and an empty bucket (moto keeps objects in memory).
+    assert stack.script("stop").returncode == 0
+    shutil.rmtree(stack.env["MLREPO_PG_DIR"])
+    started = stack.script("start")
+    assert started.returncode == 0, started.stderr
+    assert bucket_keys(stack) == []
+    restored = stack.python("-m", "mlrepo.server.backup", "restore", str(file))
+    assert restored.returncode == 0, restored.stderr
+    assert _state(stack) == before
+    missing = stack.python("-m", "mlrepo.server.backup", "restore", str(tmp_path / "nope.tar.gz"))
+    assert missing.returncode == 2 and "No backup file" in missing.stderr
 
 
 # --- last: no output or log holds a password ----------------------------------------------

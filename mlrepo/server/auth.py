@@ -11,6 +11,7 @@ import base64
 import json
 import netrc
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -84,6 +85,28 @@ def access_error(uri: str, exc: Exception) -> UserError | None:
     return None
 
 
+#: How long a client keeps retrying a server that does not answer (a restart takes ~15 s).
+WAIT_VAR = "MLREPO_SERVER_WAIT_S"
+DEFAULT_WAIT_S = 20.0
+
+
+def _send(req: urllib.request.Request, timeout: float) -> dict[str, Any]:
+    """Send `req`; while the server refuses connections (restarting), retry with backoff, bounded."""
+    deadline = time.monotonic() + float(os.environ.get(WAIT_VAR, DEFAULT_WAIT_S))
+    pause = 0.5
+    while True:
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as response:
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError:
+            raise
+        except urllib.error.URLError:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
 def request(
     uri: str, method: str, endpoint: str, body: dict | None = None, timeout: float = 30
 ) -> dict[str, Any]:
@@ -94,7 +117,8 @@ def request(
         method: GET, POST, PATCH or DELETE.
         endpoint: the path after the host, e.g. `api/2.0/mlflow/users/create`.
         body: the JSON body (GET: sent as query parameters).
-        timeout: seconds to wait for the answer.
+        timeout: seconds to wait for one answer. A server that refuses connections is tried
+            again, with backoff, for `MLREPO_SERVER_WAIT_S` seconds (default 20).
 
     Returns:
         The decoded JSON answer (an empty dict for an empty body).
@@ -112,8 +136,7 @@ def request(
         data = json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, headers=headers(base), method=method)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as response:
-            return json.loads(response.read() or b"{}")
+        return _send(req, timeout)
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
             raise refused(base, exc.code) from None
