@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=("ls", "clean"))
     cache.add_argument("--older-than", default=None, help="clean: only entries unused this long (7d, 12h)")
     cache.add_argument("--dir", type=Path, default=None, help="the cache folder (default: paths.cache)")
+    from mlrepo import card
+
+    card.add_arguments(sub.add_parser("card", help="write a run's card.html (any run, older ones too)"))
     from mlrepo.server import cli as server_cli  # users, promote, trace (the team server)
 
     server_cli.add_commands(sub)
@@ -220,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
             return server_cli.run(args)
         if args.command == "cache":
             return _cache(args)
+        if args.command == "card":
+            from mlrepo import card
+
+            return card.run(args)
         if args.command == "new":
             from mlrepo import new
 

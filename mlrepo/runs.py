@@ -318,7 +318,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sweep=args.sweep,
                 limit=args.limit,
             )
-            return table(found) if found else "No runs match."
+            if not found:
+                return "No runs match."
+            from mlrepo.tasks import group_runs
+
+            groups = group_runs(found)
+            if len(groups) == 1:
+                return table(found)
+            return "\n\n".join(f"{task} pipelines:\n{table(rows)}" for task, rows in groups.items())
 
         if not args.watch:
             print(show())

@@ -194,6 +194,9 @@ class SweepCallback(Callback):
         status = "FINISHED" if failed == 0 else "FAILED"
         client = MlflowClient(self.uri)
         client.set_tag(self.parent, "sweep.failed", str(failed))
+        from mlrepo import card  # the parent's card compares its children
+
+        client.log_text(self.parent, card.build(self.parent, self.uri, status=status), card.ARTIFACT)
         client.set_terminated(self.parent, status=status)
         for key in (ENV_ID, ENV_PARENT, ENV_DIR):
             os.environ.pop(key, None)

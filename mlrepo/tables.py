@@ -28,6 +28,8 @@ NAME = re.compile(r"^(?P<model>[a-z][a-z0-9]*)_dataset_(?P<version>v[0-9]+)$")
 SUFFIX = ".parquet"
 """Every table is one Parquet file, `data/<name>.parquet`."""
 DVC_LOCK = "dvc.lock"
+META_PREFIX = "mlrepo."
+"""Keys of a table's Parquet metadata that the project writes (`mlrepo.run_uid`, `mlrepo.pipeline`)."""
 _CHUNK = 1 << 20
 
 
@@ -67,8 +69,10 @@ def path_of(name: str, data_dir: str | Path) -> Path:
     return Path(data_dir) / f"{name}{SUFFIX}"
 
 
-def materialize(frame: pd.DataFrame, name: str, data_dir: str | Path) -> Path:
-    """Write `frame` as the table `name`, byte for byte the same for the same rows.
+def materialize(
+    frame: pd.DataFrame, name: str, data_dir: str | Path, metadata: dict[str, str] | None = None
+) -> Path:
+    """Write `frame` as the table `name`, byte for byte the same for the same rows and metadata.
 
     The file is written beside its destination and renamed into place, so a reader (or
     DVC) never sees half a table. The index is not stored.
@@ -77,6 +81,8 @@ def materialize(frame: pd.DataFrame, name: str, data_dir: str | Path) -> Path:
         frame: the table's rows.
         name: the table's name (`<model-name>_dataset_<version>`).
         data_dir: the data folder (`paths.data`).
+        metadata: key-value pairs stored in the file's Parquet metadata, each key prefixed
+            with `mlrepo.` (e.g. `{"run_uid": ...}`: the identity of the run that made it).
 
     Returns:
         The table's path.
@@ -91,7 +97,11 @@ def materialize(frame: pd.DataFrame, name: str, data_dir: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), partial, compression="snappy")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if metadata:
+            extra = {f"{META_PREFIX}{k}".encode(): str(v).encode() for k, v in sorted(metadata.items())}
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
+        pq.write_table(table, partial, compression="snappy")
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
@@ -115,6 +125,45 @@ def read(name: str, data_dir: str | Path) -> pd.DataFrame:
             "or fetch the tracked version with `dvc pull`."
         )
     return pd.read_parquet(path)
+
+
+def metadata_of(path: str | Path) -> dict[str, str]:
+    """The project's keys in a table's Parquet metadata, without their `mlrepo.` prefix ({} if none)."""
+    import pyarrow.parquet as pq
+
+    found = pq.read_schema(path).metadata or {}
+    return {
+        k.decode()[len(META_PREFIX) :]: v.decode()
+        for k, v in found.items()
+        if k.startswith(META_PREFIX.encode())
+    }
+
+
+def profile(frame: pd.DataFrame, top: int = 3) -> dict[str, dict[str, Any]]:
+    """A short profile of a table, column by column: dtype, nulls, and min/max or the top values.
+
+    Args:
+        frame: the rows.
+        top: how many of the most frequent values a non-numeric column shows.
+
+    Returns:
+        `{column: {"dtype", "nulls", "min", "max"}}` for numeric columns, `{..., "top": {value: count}}`
+        for the others.
+    """
+    import pandas as pd
+
+    out: dict[str, dict[str, Any]] = {}
+    for column in frame.columns:
+        values = frame[column]
+        entry: dict[str, Any] = {"dtype": str(values.dtype), "nulls": int(values.isna().sum())}
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            entry["min"], entry["max"] = (
+                (float(values.min()), float(values.max())) if len(values) else (None, None)
+            )
+        else:
+            entry["top"] = {str(k): int(v) for k, v in values.value_counts().head(top).items()}
+        out[str(column)] = entry
+    return out
 
 
 def dvc_hash(path: str | Path) -> str:
@@ -168,7 +217,8 @@ def log_input(
 
     Returns:
         What was logged: `name`, `digest`, `source`, `dvc_status` (`tracked`, `modified` or
-        `untracked`).
+        `untracked`). A table made by a `dataset_` pipeline also tags the input with the
+        identity of the run that made it (`producer.run_uid`, `producer.pipeline`).
     """
     import mlflow
 
@@ -189,5 +239,27 @@ def log_input(
         # ...and hints that integer columns cannot hold missing values: tables are checked when made.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
         dataset = mlflow.data.from_pandas(frame, source=source, name=name, digest=digest)
-        mlflow.log_input(dataset, context=context, tags={"dvc.status": status})
+        producer = {f"producer.{k}": v for k, v in metadata_of(path).items()}
+        mlflow.log_input(dataset, context=context, tags={"dvc.status": status, **producer})
     return {"name": name, "digest": digest, "source": source, "dvc_status": status}
+
+
+def log_output(name: str, frame: pd.DataFrame, path: str | Path, root: str | Path) -> dict[str, Any]:
+    """Log the table the active run wrote as its dataset output: name, DVC md5, source, schema, rows.
+
+    MLflow records datasets as run inputs only: the input's context `output` and its tag
+    `mlrepo.direction=output` say that this run made the table rather than read it.
+
+    Returns:
+        What was logged: `name`, `digest`, `source`.
+    """
+    import mlflow
+
+    digest = dvc_hash(path)
+    source = _relative(Path(path), Path(root))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*can be interpreted in multiple ways.*")
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        dataset = mlflow.data.from_pandas(frame, source=source, name=name, digest=digest)
+        mlflow.log_input(dataset, context="output", tags={"mlrepo.direction": "output", "dvc.md5": digest})
+    return {"name": name, "digest": digest, "source": source}

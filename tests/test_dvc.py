@@ -1,5 +1,7 @@
 """DVC keeps the dataset tables: `dvc repro` redoes only what changed; push, delete, pull: same bytes.
 
+The stage runs the `dataset_digits` pipeline (`python -m train`), into the copy's own store.
+
 Every test works in a copy of the repository with its own temporary remote, never in the repository.
 """
 
@@ -55,8 +57,10 @@ def test_push_delete_pull_restores_identical_bytes(copy):
 def test_repro_redoes_a_stage_whose_code_changed(copy):
     common = copy / "datasets" / "digits" / "common.py"
     common.write_text(common.read_text() + "\n# an edit that does not change the data\n")
+    before = tables.read("cnnv1_dataset_v1", copy / "data")
     done = dvc("repro", cwd=copy)
     assert "Running stage 'cnnv1_dataset_v1'" in done.stdout
-    # Same rows, same bytes: only the recorded code hash moves.
-    assert tables.dvc_hash(copy / TABLE_PATH) == locked_md5()
+    # Same rows; the table's metadata names the new code's run.uid, so the md5 moves with it.
+    assert tables.read("cnnv1_dataset_v1", copy / "data").equals(before)
+    assert tables.dvc_hash(copy / TABLE_PATH) == locked_md5(copy) != locked_md5()
     assert "didn't change, skipping" in dvc("repro", cwd=copy).stdout

@@ -1,12 +1,14 @@
 """Create the digits tables (`<model-name>_dataset_<version>`) from scikit-learn's bundled copy.
 
-`python -m datasets.digits.dataset --table cnnv1_dataset_v1 --data-dir data` is the command
-of the DVC stage that materializes a table (see dvc.yaml).
+The `dataset_digits` pipeline returns `build_table(version)`, and its run writes the table: DVC's
+stage (dvc.yaml) runs `python -m train pipeline=dataset_digits`. `materialize_table` writes the
+same bytes without a run (a training pipeline that finds the table missing calls it).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,18 +74,24 @@ def build_table(version: str) -> pd.DataFrame:
     return frame
 
 
-def materialize_table(table: str, data_dir: str | Path) -> Path:
+def materialize_table(table: str, data_dir: str | Path, pipeline: str = "dataset_digits") -> Path:
     """Write the table `table` (e.g. `cnnv1_dataset_v1`) into `data_dir` and return its path.
+
+    The table carries the metadata a run of `pipeline` (with its defaults) writes, so its bytes,
+    and its DVC md5, are those of the table that pipeline makes.
 
     Raises:
         UserError: the name is not `<model-name>_dataset_<version>` or the version is unknown.
     """
     _, version = tables.parse_name(table)
-    return tables.materialize(build_table(version), table, data_dir)
+    frame = build_table(version)
+    # Imported by name: the table's identity covers the code that makes its rows, not the runner's.
+    metadata = importlib.import_module("mlrepo.tasks").table_metadata(pipeline)
+    return tables.materialize(frame, table, data_dir, metadata)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line of the DVC stages: materialize one table, print its path and DVC hash."""
+    """Materialize one table without a tracked run, print its path and DVC hash (DVC runs the pipeline)."""
     parser = argparse.ArgumentParser(description="Materialize a digits table as Parquet.")
     parser.add_argument(
         "--table", required=True, help="<model-name>_dataset_<version>, e.g. cnnv1_dataset_v1"
