@@ -141,11 +141,13 @@ from mlrepo import serving
 
 @bentoml.service(**serving.SERVICE_CONFIG)
 class Constant:
+    @serving.json_answers
     @bentoml.api(route="/predict")
     async def predict(self, records: list[dict]) -> dict:
         return {"predictions": ["setosa"], "timestamp": "2026-01-01T00:00:00.000+00:00", "model": "constant"}
 """
-"""The HTTP layer's ceiling: BentoML parsing a body of records and answering a constant."""
+"""The HTTP layer's ceiling: BentoML parsing a body of records and answering a constant, with the
+service options and the JSON media type the deploys use (so the ceiling is the best it can do)."""
 
 
 def prepare(tmp: Path) -> tuple[dict[str, str], str]:

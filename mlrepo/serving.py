@@ -171,7 +171,14 @@ def predict_api(
         return postprocess(frame, outputs) if postprocess is not None else outputs
 
     predict.__mlrepo_contract__ = (schema, example, max_records)
-    return bentoml.api(route="/predict")(predict)
+    return json_answers(bentoml.api(route="/predict")(predict))
+
+
+def json_answers(method: Any) -> Any:
+    """Declare that an API answers JSON, so BentoML does not derive the media type from the
+    output's JSON schema on every response (0.6 ms a request with BentoML 1.4.40: profiled)."""
+    method.output_spec.media_type = "application/json"
+    return method
 
 
 class ModelService:
