@@ -1,4 +1,4 @@
-"""`python -m mlrepo check|diagrams|new|pr-check|prune|rules|cache`: the repository's gates, and more.
+"""`python -m mlrepo check|diagrams|new|pr-check|prune|rules|cache|runs`: the repository's gates, and more.
 
 Exit codes: 0 clean, 1 a rule is broken (each violation printed as `RULE-ID path:line message`
 with how to fix it), 2 a mistake in the command (one paragraph, no traceback).
@@ -59,9 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=("ls", "clean"))
     cache.add_argument("--older-than", default=None, help="clean: only entries unused this long (7d, 12h)")
     cache.add_argument("--dir", type=Path, default=None, help="the cache folder (default: paths.cache)")
-    from mlrepo import card
-
-    card.add_arguments(sub.add_parser("card", help="write a run's card.html (any run, older ones too)"))
+    runs = sub.add_parser("runs", help="runs reap: end FAILED the RUNNING runs whose heartbeat stopped")
+    runs.add_argument("action", choices=("reap",))
+    runs.add_argument("--branch", default="development", help="the super-branch whose store to reap")
+    runs.add_argument("--uri", default=None, help="default: $MLFLOW_TRACKING_URI, else the branch's store")
     from mlrepo.server import cli as server_cli  # users, promote, trace (the team server)
 
     server_cli.add_commands(sub)
@@ -187,6 +188,17 @@ def _cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs(args: argparse.Namespace) -> int:
+    from mlrepo import runs
+
+    uri = runs.store_uri(args.branch, args.uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    reaped = runs.reap(uri)
+    for record in reaped:
+        print(f"reaped {record.run_id} ({record.experiment}): {record.tags['mlrepo.error']} -> FAILED")
+    print(f"runs reap: {len(reaped)} lost run(s) ended FAILED in {uri}")
+    return 0
+
+
 def _ago(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
@@ -223,10 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             return server_cli.run(args)
         if args.command == "cache":
             return _cache(args)
-        if args.command == "card":
-            from mlrepo import card
-
-            return card.run(args)
+        if args.command == "runs":
+            return _runs(args)
         if args.command == "new":
             from mlrepo import new
 

@@ -19,6 +19,7 @@ A sweep exits 1 when any of its jobs failed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import signal
@@ -30,7 +31,7 @@ from types import ModuleType
 
 from omegaconf import DictConfig, OmegaConf
 
-from mlrepo import ROOT, gitinfo, identity, runs, tasks, tracking
+from mlrepo import ROOT, gitinfo, heartbeat, identity, runs, tracking
 from mlrepo.config import check_choices, compose
 from mlrepo.errors import UserError
 from mlrepo.identity import Identity
@@ -83,6 +84,9 @@ def launch(main: Callable[[], None], argv: Sequence[str] | None = None) -> None:
     library does work.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--no-wait" in argv:  # Hydra knows no such flag: it becomes the config value wait=false
+        argv = [a for a in argv if a != "--no-wait"] + ["wait=false"]
+        sys.argv[1:] = argv
     if "--help" in argv or "-h" in argv:
         print(usage())
         return
@@ -124,13 +128,13 @@ def usage() -> str:
             "",
             "Runs train/<code>/pipeline.py:train(config) as one tracked MLflow run.",
             "",
-            "pipelines, by task (what train(config) returns):",
-            *tasks.usage_lines(available("pipeline")),
+            f"pipelines:      {', '.join(available('pipeline'))}",
             f"super-branches: {', '.join(available('branch'))}  (default: development)",
             "",
             "Override any config value with key=value; see the composed config with --cfg job.",
             "mode=cached (default) reports a finished run with the same run.uid instead of training;",
             "mode=retry trains again only if that run failed; mode=force always trains.",
+            "A run identical to one still training waits for it (--no-wait: train anyway).",
             "MLFLOW_TRACKING_URI overrides the super-branch's tracking URI.",
             "Exit codes: 0 finished, 1 the run failed, 2 a mistake in the command, 130 interrupted.",
         ]
@@ -244,6 +248,35 @@ def _report_previous(record: runs.RunRecord, ident: Identity, mode: str, uri: st
     print("  train again anyway with mode=force")
 
 
+def _claim(cfg: DictConfig, ident: Identity, mode: str, uri: str) -> tuple[heartbeat.Claim | None, bool]:
+    """Take the lock on the run's uid, waiting for a live identical run (not with mode=force).
+
+    Returns:
+        `(claim, reported)`: the lock this run holds while it trains (None: none taken), and
+        whether the run the wait ended on was reported instead (nothing to train).
+    """
+    if mode == "force":
+        return None, False
+
+    def recheck(waited: bool) -> runs.RunRecord | None:
+        found = runs.reader(uri).search([str(cfg.pipeline.name)], uid=ident.uid, limit=20)
+        if waited:  # the run we waited for let go of the lock: if it is still RUNNING, it died
+            dead = [r for r in found if r.status == "RUNNING" and heartbeat.last_beat(r) is not None]
+            heartbeat.reap(uri, dead, "lost (its process ended while the run was RUNNING)")
+            for record in dead:
+                print(f"Run {record.run_id} died while RUNNING: this run takes over.", file=sys.stderr)
+        hit = previous_run(mode, found)
+        return hit if hit is not None and hit.status != "RUNNING" else None
+
+    folder = heartbeat.lock_dir(uri, OmegaConf.select(cfg, "paths.cache", default=None))
+    wait = bool(OmegaConf.select(cfg, "wait", default=True))
+    claim, hit = heartbeat.claim(folder, ident.uid, recheck, wait=wait)
+    if hit is not None:
+        _report_previous(hit, ident, mode, uri)
+        return None, True
+    return claim, False
+
+
 def _log_config(cfg: DictConfig, overrides: Sequence[str]) -> None:
     import mlflow
     from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
@@ -262,6 +295,9 @@ def _log_config(cfg: DictConfig, overrides: Sequence[str]) -> None:
 def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
     """Run the pipeline `cfg` names as one MLflow run and return the exit code.
 
+    While it trains, the run keeps a heartbeat and holds the lock on its `run.uid`
+    (`mlrepo.heartbeat`): an identical run started meanwhile waits for it instead of training.
+
     Args:
         cfg: the composed config (pipeline + super-branch + command line).
         overrides: the command-line overrides, saved with the run.
@@ -273,6 +309,11 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
     Raises:
         UserError: the tree is dirty on a branch that forbids it, or the pipeline is missing.
     """
+    with contextlib.ExitStack() as cleanup:  # the heartbeat and the run.uid lock end with the run
+        return _run(cfg, overrides, cleanup)
+
+
+def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStack) -> int:
     logging.basicConfig(level=str(cfg.logging.level).upper(), format="%(levelname)s %(name)s: %(message)s")
     git = gitinfo.describe(ROOT)
     if git.dirty and not cfg.branch.allow_dirty:
@@ -284,18 +325,22 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
     mode = str(OmegaConf.select(cfg, "mode", default="cached"))
     if mode not in MODES:
         raise UserError(f"Unknown mode '{mode}'. Use mode=cached (the default), mode=force or mode=retry.")
-    tasks.prepare(cfg, tracking.resolve_uri(str(cfg.tracking.uri)))  # a study's target: part of run.uid
     ident = identity_of(cfg, overrides)
-    mode = tasks.mode_for(cfg, mode, ident.uid)  # a dataset run whose table is gone builds it again
     uri = tracking.resolve_uri(str(cfg.tracking.uri))
     tracking.check_access(uri)  # a server that refuses our login: one line, before anything runs
     # Decided before the pipeline (and its model library) is imported: a cached hit stays quick.
     if mode != "force":
         found = runs.reader(uri).search([str(cfg.pipeline.name)], uid=ident.uid, limit=20)
+        found = heartbeat.reap_lost(uri, found)  # a run killed without a word ends FAILED first
         hit = previous_run(mode, found)
         if hit is not None:
             _report_previous(hit, ident, mode, uri)
             return 0
+    claim, reported = _claim(cfg, ident, mode, uri)
+    if reported:
+        return 0
+    if claim is not None:
+        cleanup.callback(claim.release)
     module = load_pipeline(str(cfg.pipeline.code))
 
     import mlflow
@@ -303,8 +348,13 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
     uri = tracking.connect(uri)
     tracking.reset()
     started = time.monotonic()
-    exp_id, active = tracking.start_run(str(cfg.pipeline.name), uri, run_tags(cfg, git, ident))
+    interval = float(OmegaConf.select(cfg, "heartbeat.interval_s", default=30) or 30)
+    tags = {**run_tags(cfg, git, ident), **heartbeat.first_beat(interval)}  # alive from its first instant
+    exp_id, active = tracking.start_run(str(cfg.pipeline.name), uri, tags)
     run_id = active.info.run_id
+    if claim is not None:
+        claim.describe(run_id)
+    cleanup.callback(heartbeat.start(uri, run_id, interval, tagged=True).stop)
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         _log_config(cfg, overrides)
@@ -317,7 +367,11 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
             finally:
                 if cached_steps.outcomes:
                     print(cached_steps.summary())
-        tasks.handle(cfg, model, run_id)  # a model, a table or a report, as the task says; then the card
+        from mlrepo.flavors import log_model
+
+        info = log_model(model, tracking.input_example())
+        if cfg.branch.register_model:
+            mlflow.register_model(info.model_uri, str(cfg.pipeline.model))
     except (KeyboardInterrupt, Interrupted):
         mlflow.set_tag("mlrepo.error", "interrupted")
         mlflow.end_run(status="KILLED")
@@ -343,16 +397,7 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    try:
-        mlflow.end_run(status="FINISHED")
-    except Exception as exc:  # MLflow's client already retried for minutes: the server is gone
-        print(
-            f"error: the tracking server {uri} was unreachable when run {run_id} ended "
-            f"({type(exc).__name__}); it may still show RUNNING there. Train it again when the "
-            "server is back (mode=retry).",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
+    mlflow.end_run(status="FINISHED")
     _report(uri, exp_id, run_id, time.monotonic() - started)
     return 0
 

@@ -258,19 +258,32 @@ def describe(record: RunRecord) -> tuple[str, str]:
 
 
 def table(records: Sequence[RunRecord], now: float | None = None) -> str:
-    """Format runs as a table: STATUS, PIPELINE, UID, RUN, CHANGED, METRIC, AGE."""
+    """Format runs as a table: STATUS, PIPELINE, UID, RUN, CHANGED, METRIC, AGE.
+
+    A RUNNING run whose heartbeat stopped shows as LOST (`mlrepo.heartbeat`).
+    """
+    from mlrepo.heartbeat import shown_status
+
     header = ("STATUS", "PIPELINE", "UID", "RUN", "CHANGED", "METRIC", "AGE")
     rows = [header]
     for r in records:
         changed, metric = describe(r)
         uid = r.tags.get(TAG_UID, "")[:8] or "-"
-        rows.append((r.status, r.tags.get("pipeline", r.experiment), uid, r.run_id[:8], changed, metric,
-                     age(r.start_time, now)))  # fmt: skip
+        status, pipeline = shown_status(r, now), r.tags.get("pipeline", r.experiment)
+        rows.append((status, pipeline, uid, r.run_id[:8], changed, metric, age(r.start_time, now)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
         for row in rows
     )
+
+
+def reap(uri: str) -> list[RunRecord]:
+    """End FAILED every RUNNING run of the store `uri` whose heartbeat stopped; return them."""
+    from mlrepo import heartbeat
+
+    running = reader(uri).search(status="RUNNING", limit=100000)
+    return heartbeat.reap(uri, [r for r in running if heartbeat.is_lost(r)])
 
 
 def store_uri(branch: str = "development", explicit: str | None = None) -> str:
@@ -297,7 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m train runs", description="List tracked runs, newest first."
     )
     parser.add_argument("--pipeline", help="only this pipeline (experiment)")
-    parser.add_argument("--status", type=str.upper, choices=STATUSES, help="only runs in this status")
+    parser.add_argument("--status", type=str.upper, choices=(*STATUSES, "LOST"),
+                        help="only runs in this status (LOST: RUNNING without a heartbeat)")  # fmt: skip
     parser.add_argument("--sweep", help="only the runs of this sweep.id")
     parser.add_argument("--limit", type=int, default=30, help="at most this many runs (default 30)")
     parser.add_argument("--branch", default="development", help="read this super-branch's store")
@@ -314,18 +328,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         def show() -> str:
             found = source.search(
                 [args.pipeline] if args.pipeline else None,
-                status=args.status,
+                status="RUNNING" if args.status == "LOST" else args.status,
                 sweep=args.sweep,
                 limit=args.limit,
             )
-            if not found:
-                return "No runs match."
-            from mlrepo.tasks import group_runs
+            if args.status == "LOST":
+                from mlrepo.heartbeat import is_lost
 
-            groups = group_runs(found)
-            if len(groups) == 1:
-                return table(found)
-            return "\n\n".join(f"{task} pipelines:\n{table(rows)}" for task, rows in groups.items())
+                found = [r for r in found if is_lost(r)]
+            return table(found) if found else "No runs match."
 
         if not args.watch:
             print(show())
