@@ -390,6 +390,21 @@ def test_8_writers_x_25_runs_lose_nothing(stack):
     assert "lost 0, errors 0" in done.stdout
 
 
+def test_the_listing_pages_in_parallel_and_matches_page_by_page(stack, monkeypatch):
+    from mlrepo import runs
+
+    for key, value in stack.login().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(runs, "PAGE", 30)  # 200 runs from the load test: several pages
+    reader = runs.RestReader(stack.url)
+    monkeypatch.setattr(runs, "PARALLEL_PAGES", 1)
+    one_by_one = [r.run_id for r in reader.search(["server_load"], limit=170)]
+    monkeypatch.setattr(runs, "PARALLEL_PAGES", 4)
+    parallel = [r.run_id for r in reader.search(["server_load"], limit=170)]
+    assert len(set(parallel)) == 170 and parallel == one_by_one
+    assert len(reader.search(["server_load"], limit=1000)) == 200
+
+
 def _state(stack: Stack) -> dict:
     """What a restore must give back: runs with metrics and tags, models, aliases, artifact keys."""
     with pytest.MonkeyPatch.context() as patch:
