@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=("ls", "clean"))
     cache.add_argument("--older-than", default=None, help="clean: only entries unused this long (7d, 12h)")
     cache.add_argument("--dir", type=Path, default=None, help="the cache folder (default: paths.cache)")
+    from mlrepo import card
+
+    card.add_arguments(sub.add_parser("card", help="write a run's card.html (any run, older ones too)"))
     runs = sub.add_parser("runs", help="runs reap: end FAILED the RUNNING runs whose heartbeat stopped")
     runs.add_argument("action", choices=("reap",))
     runs.add_argument("--branch", default="development", help="the super-branch whose store to reap")
@@ -237,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cache(args)
         if args.command == "runs":
             return _runs(args)
+        if args.command == "card":
+            from mlrepo import card
+
+            return card.run(args)
         if args.command == "new":
             from mlrepo import new
 

@@ -31,7 +31,7 @@ from types import ModuleType
 
 from omegaconf import DictConfig, OmegaConf
 
-from mlrepo import ROOT, gitinfo, heartbeat, identity, runs, tracking
+from mlrepo import ROOT, gitinfo, heartbeat, identity, runs, tasks, tracking
 from mlrepo.config import check_choices, compose
 from mlrepo.errors import UserError
 from mlrepo.identity import Identity
@@ -128,7 +128,8 @@ def usage() -> str:
             "",
             "Runs train/<code>/pipeline.py:train(config) as one tracked MLflow run.",
             "",
-            f"pipelines:      {', '.join(available('pipeline'))}",
+            "pipelines, by task (what train(config) returns):",
+            *tasks.usage_lines(available("pipeline")),
             f"super-branches: {', '.join(available('branch'))}  (default: development)",
             "",
             "Override any config value with key=value; see the composed config with --cfg job.",
@@ -325,7 +326,9 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
     mode = str(OmegaConf.select(cfg, "mode", default="cached"))
     if mode not in MODES:
         raise UserError(f"Unknown mode '{mode}'. Use mode=cached (the default), mode=force or mode=retry.")
+    tasks.prepare(cfg, tracking.resolve_uri(str(cfg.tracking.uri)))  # a study's target: part of run.uid
     ident = identity_of(cfg, overrides)
+    mode = tasks.mode_for(cfg, mode, ident.uid)  # a dataset run whose table is gone builds it again
     uri = tracking.resolve_uri(str(cfg.tracking.uri))
     tracking.check_access(uri)  # a server that refuses our login: one line, before anything runs
     # Decided before the pipeline (and its model library) is imported: a cached hit stays quick.
@@ -367,11 +370,7 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
             finally:
                 if cached_steps.outcomes:
                     print(cached_steps.summary())
-        from mlrepo.flavors import log_model
-
-        info = log_model(model, tracking.input_example())
-        if cfg.branch.register_model:
-            mlflow.register_model(info.model_uri, str(cfg.pipeline.model))
+        tasks.handle(cfg, model, run_id)  # a model, a table or a report, as the task says; then the card
     except (KeyboardInterrupt, Interrupted):
         mlflow.set_tag("mlrepo.error", "interrupted")
         mlflow.end_run(status="KILLED")
@@ -397,7 +396,16 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    mlflow.end_run(status="FINISHED")
+    try:
+        mlflow.end_run(status="FINISHED")
+    except Exception as exc:  # MLflow's client already retried for minutes: the server is gone
+        print(
+            f"error: the tracking server {uri} was unreachable when run {run_id} ended "
+            f"({type(exc).__name__}); it may still show RUNNING there. Train it again when the "
+            "server is back (mode=retry).",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     _report(uri, exp_id, run_id, time.monotonic() - started)
     return 0
 
