@@ -95,6 +95,9 @@ start() {
   chmod 700 "$DIR"
   start_s3
   env "${S3_ENV[@]}" "$PY" -m mlrepo.server.stack bucket "$S3_ENDPOINT" "$BUCKET"
+  if [ "$S3_MODE" = moto ]; then  # the team's DVC remote (.dvc/config, remote s3) beside it
+    env "${S3_ENV[@]}" "$PY" -m mlrepo.server.stack bucket "$S3_ENDPOINT" mlrepo-dvc
+  fi
   secret "$DIR/admin.password" "${MLFLOW_ADMIN_PASSWORD:-}"
   secret "$DIR/ci.password"
   secret "$DIR/flask.secret"

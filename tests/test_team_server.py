@@ -23,10 +23,14 @@ from conftest import ROOT, copy_repo, train
 from scale_support import free_port, is_root, script
 
 PYTHON = sys.executable
+#: The loopback S3 API takes any key pair: the dummies scripts/mlflow-server.sh gives it.
+MOTO_ENV = {
+    "AWS_ACCESS_KEY_ID": "mlrepo-local",
+    "AWS_SECRET_ACCESS_KEY": "mlrepo-local",  # pragma: allowlist secret
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 WRONG, ALICE, BOB = "wrong-password", "alice-password-1", "bob-password-12"  # pragma: allowlist secret
-ADMIN_PASSWORD = (
-    "team-admin-" + uuid.uuid4().hex[:12]
-)  # pragma: allowlist secret (a test-only, random password)
+ADMIN_PASSWORD = "team-admin-" + uuid.uuid4().hex[:12]  # pragma: allowlist secret (random, test-only)
 
 
 class Stack:
@@ -265,6 +269,38 @@ def test_a_production_model_lives_in_s3_and_loads_back_through_the_server(stack,
                        cwd=tmp_path, timeout=300)
     )  # fmt: skip
     assert done.returncode == 0 and "predicted" in done.stdout, done.stderr[-3000:]
+
+
+# --- data beside it: the DVC remote in the same object store --------------------------------
+
+
+def test_dvc_pushes_and_pulls_tables_through_the_s3_remote(stack, tmp_path):
+    import pandas as pd
+
+    repo = tmp_path / "dvc-repo"
+    repo.mkdir()
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", **MOTO_ENV}
+
+    def dvc(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([PYTHON, "-m", "dvc", *args], cwd=repo, env=env, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        assert done.returncode == 0, f"dvc {' '.join(args)}: {done.stdout}{done.stderr}"
+        return stack.keep(done)
+
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    dvc("init", "-q")
+    shutil.copy(ROOT / ".dvc" / "config", repo / ".dvc" / "config")  # the committed remotes
+    dvc("remote", "modify", "--local", "s3", "endpointurl", stack.s3)  # this test's port
+    table = repo / "data" / "iris_dataset_v1.parquet"
+    table.parent.mkdir()
+    pd.DataFrame({"x": range(100), "y": [i % 3 for i in range(100)]}).to_parquet(table)
+    written = table.read_bytes()
+    dvc("add", "data/iris_dataset_v1.parquet")
+    dvc("push", "-r", "s3")
+    table.unlink()
+    shutil.rmtree(repo / ".dvc" / "cache")
+    dvc("pull", "-r", "s3")
+    assert table.read_bytes() == written
 
 
 # --- the champion, by alias ------------------------------------------------------------------
