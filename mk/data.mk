@@ -3,7 +3,7 @@ DVC := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DVC_NO_ANALYTICS=1 $(PY) -m dvc
 
 .PHONY: data data-status data-push data-pull bench-digits
 
-data: init ## Materialize the dataset tables into data/ (dvc repro: redoes only the stages whose code changed)
+data: init ## Build the dataset tables into data/ through their dataset_ pipelines' runs (dvc repro: only stages whose code changed)
 	$(DVC) repro
 
 data-status: init ## Show which tables or stages differ from dvc.lock (dvc status)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import html
 import io
 import json
@@ -55,22 +56,32 @@ def _read(client: Any, run_id: str, path: str, into: Path) -> bytes:
     return Path(client.download_artifacts(run_id, path, str(into))).read_bytes()
 
 
-def _signature(run: Any) -> dict[str, str] | None:
-    """The model's signature (inputs and outputs as text), or None when the run logged no model."""
+def _signature(client: Any, run: Any, into: Path) -> dict[str, str] | None:
+    """The model's flavours and signature as text, or None when the run logged no model.
+
+    Read from the logged model's MLmodel file through `client`'s store (MLflow 3 keeps models
+    beside the run; an older run keeps `model/` among its artifacts).
+    """
     import mlflow
     from mlflow.exceptions import MlflowException
+    from mlflow.models import Model
 
+    run_id = run.info.run_id
     try:
-        info = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model")
+        found = client.search_logged_models([run.info.experiment_id], f"source_run_id = '{run_id}'")
+        if found:
+            uri = f"{found[0].artifact_location.rstrip('/')}/MLmodel"
+            path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into))
+        else:
+            path = client.download_artifacts(run_id, "model/MLmodel", str(into))
+        model = Model.load(path)
     except (MlflowException, OSError):
         return None
-    if info.signature is None:
-        return {"flavors": ", ".join(sorted(info.flavors)), "inputs": "(none)", "outputs": "(none)"}
-    sig = info.signature
+    sig = model.signature
     return {
-        "flavors": ", ".join(sorted(info.flavors)),
-        "inputs": _schema_text(sig.inputs),
-        "outputs": _schema_text(sig.outputs),
+        "flavors": ", ".join(sorted(model.flavors)),
+        "inputs": _schema_text(sig.inputs if sig else None),
+        "outputs": _schema_text(sig.outputs if sig else None),
     }
 
 
@@ -147,7 +158,9 @@ def _children(client: Any, run: Any, metric: str | None) -> dict[str, Any] | Non
         return None
     params = [dict(c.data.params) for c in children]
     keys = sorted({k for p in params for k in p})
-    swept = [k for k in keys if len({p.get(k) for p in params}) > 1 and not k.startswith(("hydra", "mode"))]
+    swept = [
+        k for k in keys if len({p.get(k) for p in params}) > 1 and k.split(".")[0] not in ("hydra", "mode")
+    ]
     metric = metric or next(iter(sorted(children[0].data.metrics)), None)
     rows = [
         {
@@ -322,6 +335,9 @@ def collect(client: Any, run_id: str, status: str | None = None) -> dict[str, An
     run = client.get_run(run_id)
     tags, params = dict(run.data.tags), dict(run.data.params)
     experiment = client.get_experiment(run.info.experiment_id).name
+    from mlrepo.tasks import task_of
+
+    task = task_of(tags.get("pipeline", experiment))
     figures: list[dict[str, str]] = []
     texts: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -334,15 +350,13 @@ def collect(client: Any, run_id: str, status: str | None = None) -> dict[str, An
                 figures.append({"title": path, "src": f"data:image/png;base64,{data}"})
             elif path.endswith(_TEXT_SUFFIXES) and (item.file_size or 0) <= 2_000_000:
                 texts[path] = _read(client, run_id, path, Path(tmp)).decode("utf-8", "replace")
+        signature = _signature(client, run, Path(tmp)) if task == "train" and "run.uid" in tags else None
     overrides = _overrides(texts.get("config/overrides.yaml"))
     metrics, curves = _metrics(client, run)
     inputs, outputs = _inputs(client, run)
     main_metric = params.get("pipeline.metric")
     sweep = _children(client, run, main_metric) if "sweep.id" in tags and "run.uid" not in tags else None
     changed = tags.get("run.changed", "")
-    from mlrepo.tasks import task_of
-
-    task = task_of(tags.get("pipeline", experiment))
     end = run.info.end_time or int(time.time() * 1000)
     return {
         "run_id": run_id,
@@ -364,7 +378,7 @@ def collect(client: Any, run_id: str, status: str | None = None) -> dict[str, An
         "main_metric": main_metric,
         "curves": _draw_curves(curves),
         "figures": figures,
-        "signature": _signature(run) if task == "train" and sweep is None else None,
+        "signature": signature,
         "report": texts.get("report.html"),
         "profile": _json(texts.get("dataset/profile.json")),
         "sweep": sweep,
@@ -404,11 +418,16 @@ def _command(overrides: list[str], tags: dict[str, str]) -> str:
 
 def render(data: dict[str, Any]) -> str:
     """The card's HTML for what `collect` read."""
+    return _template().render(**data)
+
+
+@functools.lru_cache(maxsize=1)
+def _template() -> Any:
     import jinja2
 
     env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda v: "" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
-    return env.from_string(TEMPLATE.read_text(encoding="utf-8")).render(**data)
+    return env.from_string(TEMPLATE.read_text(encoding="utf-8"))
 
 
 def build(run_id: str, uri: str | None = None, status: str | None = None) -> str:

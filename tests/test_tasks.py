@@ -160,3 +160,20 @@ def test_runs_are_listed_by_task():
         ("dataset", ["c"]),
         ("estudy", ["a"]),
     ]
+
+
+def test_the_checker_knows_the_tasks(tmp_path):
+    from conftest import copy_repo
+
+    from mlrepo import checks
+
+    root = copy_repo(tmp_path / "repo", git=False)
+    (root / "conf/pipeline/estudy_vague.yaml").write_text(
+        "# @package _global_\npipeline:\n  name: estudy_vague\n  code: estudy_iris\n"
+    )
+    (root / "conf/pipeline/dataset_more.yaml").write_text(
+        "# @package _global_\npipeline:\n  name: dataset_more\n  code: dataset_digits\n"
+    )
+    found = checks.check_repo(checks.Repo.open(root), ["PIPELINE-CONFIG", "PIPELINE-NAME"])
+    assert [(v.path, v.rule) for v in found] == [("conf/pipeline/estudy_vague.yaml", "PIPELINE-CONFIG")]
+    assert "study.of" in found[0].message

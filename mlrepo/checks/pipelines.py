@@ -17,8 +17,10 @@ PIPELINE_NAME = Rule(
 PIPELINE_CONFIG = Rule(
     "PIPELINE-CONFIG",
     "a pipeline config starts with `# @package _global_` and names an existing train/<code>/pipeline.py "
-    "(`pipeline.code`) and models/<Model> (`pipeline.model`)",
-    "fix the header or `pipeline.code` / `pipeline.model` so that they name folders that exist",
+    "(`pipeline.code`) and models/<Model> (`pipeline.model`; dataset_ and estudy_ pipelines need none); "
+    "an estudy_ config names what it studies (`study.of`)",
+    "fix the header or `pipeline.code` / `pipeline.model` so that they name folders that exist; give a "
+    "study `study.of: <run id> | models:/<name>@<alias> | best:<pipeline>`",
 )
 RULES = (PIPELINE_NAME, PIPELINE_CONFIG)
 """The rules of this family."""
@@ -81,6 +83,16 @@ def check(repo: Repo) -> Iterator[Violation]:
                 line_of(text, "code:"),
                 PIPELINE_CONFIG.id,
                 f"`pipeline.code: {code}` but train/{code}/pipeline.py does not exist",
+            )
+        study = data.get("study") if isinstance(data, dict) else None
+        names_target = isinstance(study, dict) and bool(study.get("of"))
+        if stem.partition("_")[0] in ("estudy", "study") and not names_target:
+            yield Violation(
+                path,
+                1,
+                PIPELINE_CONFIG.id,
+                "a study names what it studies: set `study.of` (a run id, models:/<name>@<alias>, "
+                "or best:<pipeline>)",
             )
         model = section.get("model")
         if model and f"models/{model}/__init__.py" not in repo.fileset:
