@@ -422,7 +422,7 @@ body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0
 label{display:inline-block;margin:.3rem 1rem .3rem 0}label small{color:#777}
 input{display:block;width:9rem;padding:.2rem}textarea{width:100%;font-family:monospace}
 button{margin:.5rem 0;padding:.3rem .8rem}pre{background:#f4f4f4;padding:.6rem;white-space:pre-wrap}
-.error{color:#a00}
+.error{color:#a00}.answer:empty{display:none}
 </style></head><body>
 <h1>{title}</h1><p>Send records to the model and see its answer. The API reference is at
 <a href="docs">/docs</a>.</p>
