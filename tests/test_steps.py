@@ -39,7 +39,7 @@ def mixed(n: int, workdir: str = "/tmp") -> dict:
     """A step returning every kind the cache stores."""
     CALLS.append("mixed")
     return {
-        "frame": pd.DataFrame({"a": [1, 2, 3]}, index=[10, 20, 30]),
+        "frame": pd.DataFrame({"a": [1, 2, 3], "c": pd.Categorical(["x", "y", "x"])}, index=[10, 20, 30]),
         "series": pd.Series([1.5, 2.5], name="s"),
         "array": np.arange(n, dtype="int32").reshape(-1, 2),
         "list": [pd.DataFrame({"b": ["u", "v"]}), {"k": (1, "two")}],
