@@ -437,11 +437,11 @@ def build(run_id: str, uri: str | None = None, status: str | None = None) -> str
     return render(collect(MlflowClient(uri), run_id, status))
 
 
-def log_card(run_id: str) -> None:
-    """Log the active run's card as `card.html` (the runner calls it before the run ends FINISHED)."""
+def log_card(run_id: str, status: str = "FINISHED") -> None:
+    """Log the active run's card as `card.html` (the runner calls it just before the run ends `status`)."""
     import mlflow
 
-    mlflow.log_text(build(run_id, mlflow.get_tracking_uri(), status="FINISHED"), ARTIFACT)
+    mlflow.log_text(build(run_id, mlflow.get_tracking_uri(), status=status), ARTIFACT)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -379,12 +379,14 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
     except UserError as exc:  # a mistake the message explains (a bad table name...): no traceback shown
         mlflow.log_text(traceback.format_exc(), "error/traceback.txt")
         mlflow.set_tag("mlrepo.error", f"{exc}"[:5000])
+        tasks.log_failed_card(run_id)
         mlflow.end_run(status="FAILED")
         print(f"error: {exc}\nRun {run_id} ended FAILED.", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:
         mlflow.log_text(traceback.format_exc(), "error/traceback.txt")
         mlflow.set_tag("mlrepo.error", f"{type(exc).__name__}: {exc}"[:5000])
+        tasks.log_failed_card(run_id)
         mlflow.end_run(status="FAILED")
         traceback.print_exc()
         print(

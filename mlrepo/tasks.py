@@ -200,6 +200,19 @@ def handle(cfg: DictConfig, product: Any, run_id: str) -> None:
     card.log_card(run_id)
 
 
+def log_failed_card(run_id: str) -> None:
+    """Log the card of a run about to end FAILED (its error shows on it).
+
+    A card that cannot be drawn there is a warning only: the run's own error is what to report.
+    """
+    from mlrepo import card
+
+    try:
+        card.log_card(run_id, status="FAILED")
+    except Exception as exc:  # noqa: BLE001 - the failure being reported matters more than its card
+        log.warning("no card for the failed run %s: %s: %s", run_id, type(exc).__name__, exc)
+
+
 def _store_model(cfg: DictConfig, model: Any) -> None:
     import mlflow
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import runs, train
 from digits_support import TABLE, TABLE_PATH, dvc, dvc_repo_copy, locked_md5, mlflow_store
@@ -52,6 +54,12 @@ def test_a_training_pipeline_that_returns_nothing_fails_clearly(repo_copy, track
     (run,) = runs(tracking_uri, "train_iris")
     assert run.info.status == "FAILED"
     assert "returned nothing" in run.data.tags["mlrepo.error"]
+    # A failed run has its card too, showing the error.
+    from mlflow.tracking import MlflowClient
+
+    path = MlflowClient(tracking_uri).download_artifacts(run.info.run_id, "card.html", str(repo_copy))
+    text = Path(path).read_text()
+    assert 'class="status FAILED"' in text and "returned nothing" in text
 
 
 @pytest.mark.slow
