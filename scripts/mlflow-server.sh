@@ -118,13 +118,16 @@ INI
     # Its own session, so that stop ends the server and its workers together. The S3 settings
     # go to the server only: clients read and write artifacts through it (--serve-artifacts).
     # The login check is MLflow's basic auth plus read-only users (mlrepo/server/authz.py).
+    # uvicorn kills a worker that misses its 5 s health ping, request and all: on a busy
+    # machine a long search or upload did, so the ping may take a minute.
     setsid env "${S3_ENV[@]}" ${S3_ENDPOINT:+MLFLOW_S3_ENDPOINT_URL=$S3_ENDPOINT} \
       PYTHONPATH="$ROOT" MLREPO_READ_ONLY_USERS=ci MLFLOW_AUTH_CONFIG_PATH="$DIR/basic_auth.ini" MLFLOW_AUTH_ADMIN_PASSWORD="$(cat "$DIR/admin.password")" \
       MLFLOW_FLASK_SERVER_SECRET_KEY="$(cat "$DIR/flask.secret")" \
       "$PY" -m mlflow server --app-name basic-auth \
       --backend-store-uri "postgresql+psycopg2://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB" \
       --artifacts-destination "$ARTIFACTS" --serve-artifacts \
-      --host 127.0.0.1 --port "$PORT" --workers 2 >"$DIR/server.log" 2>&1 &
+      --host 127.0.0.1 --port "$PORT" --workers 2 \
+      --uvicorn-opts "--timeout-worker-healthcheck 60" >"$DIR/server.log" 2>&1 &
     echo $! >"$DIR/server.pid"
   fi
   wait_for "MLflow server" "$URL/health" "$DIR/server.pid" "$DIR/server.log" 120
