@@ -117,8 +117,12 @@ def direct_predict(model: Any) -> Callable[[Any], Any]:
     """
     found = getattr(model, "_mlrepo_predict", None)
     if found is None:
-        sklearn = "sklearn" in getattr(model.metadata, "flavors", {})
-        found = model.get_raw_model().predict if sklearn else model.predict
+        flavors = getattr(model.metadata, "flavors", {})
+        if "sklearn" in flavors:  # the method the pyfunc calls (`pyfunc_predict_fn` when logged)
+            method = flavors.get("python_function", {}).get("predict_fn", "predict")
+            found = getattr(model.get_raw_model(), method)
+        else:
+            found = model.predict
         model._mlrepo_predict = found  # decided once per loaded model
     return found
 
