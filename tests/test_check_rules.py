@@ -187,7 +187,11 @@ KEEPS: dict[str, Callable[[Path], None]] = {
         r / "conf/pipeline/cnnv1-irisv1.yaml", "# @package _global_\npipeline:\n  code: iris\n"
     ),
     "estudy, study and dataset tasks": lambda r: [
-        _write(r / f"conf/pipeline/{n}.yaml", f"# @package _global_\npipeline:\n  name: {n}\n  code: iris\n")
+        _write(
+            r / f"conf/pipeline/{n}.yaml",
+            f"# @package _global_\npipeline:\n  name: {n}\n  code: iris\n"
+            + ("study:\n  of: best:train_iris\n" if "study" in n else ""),  # a study names what it studies
+        )
         for n in ("estudy_iris", "study_iris", "dataset_iris")
     ],
     "train returns on every path": lambda r: _edit(
