@@ -140,6 +140,25 @@ def choose_run(pipeline: str, branch: str = "development", run_id: str | None = 
     return ChosenRun(run.run_id, uri, metric, run.metrics.get(metric), dict(run.tags))
 
 
+def alias_run(model: str, alias: str, pipeline: str, branch: str) -> str:
+    """The run id of the version of registered model `model` that `alias` points at.
+
+    Raises:
+        UserError: no such registered model or alias (says how to promote one).
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    uri, _ = pipeline_setup(pipeline, branch)
+    try:
+        return MlflowClient(uri).get_model_version_by_alias(model, alias).run_id
+    except MlflowException:
+        raise UserError(
+            f"No version of the registered model '{model}' has the alias '{alias}' in {uri}. Promote a "
+            f"production run first: `python -m mlrepo promote RUN_ID --alias {alias}` (or pass --run-id)."
+        ) from None
+
+
 def input_contract(run: ChosenRun, sample_input: Path) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     """The run's input schema, from its logged model's signature, cross-checked with the deploy's
     sample input; and the sample's first row as the example record.
@@ -226,11 +245,18 @@ def create_bento_model_main(path: str | Path, argv: Sequence[str] | None = None)
     )
     parser.add_argument("--run-id", help="the MLflow run to import (default: the best FINISHED run)")
     parser.add_argument("--branch", default="development", help="the super-branch whose store is read")
+    parser.add_argument(
+        "--alias", help="the Model Registry alias whose version to import (default on production: champion)"
+    )
     parser.add_argument("--output-env", type=Path, help="also write RUN_ID, MODEL_TAG, ... to this file")
     args = parser.parse_args(argv)
+    alias = args.alias or ("champion" if args.branch == "production" and not args.run_id else None)
     try:
         common = load_common(deploy)
-        run = choose_run(common.PIPELINE, args.branch, args.run_id)
+        run_id = args.run_id or (
+            alias_run(deploy.split("/")[0], alias, common.PIPELINE, args.branch) if alias else None
+        )
+        run = choose_run(common.PIPELINE, args.branch, run_id)
         tag = import_run(common, run, deploy)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -224,3 +224,24 @@ def test_the_image_pins_match_the_locked_environment():
         for package in ("bentoml", "mlflow-skinny", "scikit-learn", "skops", "pandas", "numpy"):
             assert f'"{package}=={version(package)}"' in text, (service, package)
     assert sys.version_info[:2] == (3, 11)  # the base image's python3 is 3.11, as the lock's
+
+
+def test_create_bento_model_imports_what_an_alias_points_at(env, tmp_path):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    env = {**env, "BENTOML_HOME": str(tmp_path / "bentoml")}  # the shared store's :latest stays as it is
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    try:
+        client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+        missing = create("--alias", "champion", env=env)
+        assert missing.returncode == 2 and "has the alias 'champion'" in missing.stderr
+        assert "python -m mlrepo promote" in missing.stderr and "Traceback" not in missing.stderr
+        version = mlflow.register_model(f"runs:/{env['RUN_ID']}/model", "IrisClassifier")
+        client.set_registered_model_alias("IrisClassifier", "champion", version.version)
+        out = tmp_path / "alias.env"
+        done = create("--alias", "champion", "--output-env", str(out), env=env)
+        assert done.returncode == 0, done.stderr
+        assert f"RUN_ID={env['RUN_ID']}" in out.read_text()
+    finally:
+        mlflow.set_tracking_uri(None)
