@@ -15,10 +15,11 @@ MLflow and BentoML are imported inside the functions that need them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -140,6 +141,24 @@ def choose_run(pipeline: str, branch: str = "development", run_id: str | None = 
     return ChosenRun(run.run_id, uri, metric, run.metrics.get(metric), dict(run.tags))
 
 
+@contextlib.contextmanager
+def tracking_store(uri: str) -> Iterator[None]:
+    """Point MLflow's process-wide tracking URI at `uri` for a block, then put back what was there,
+    the MLFLOW_TRACKING_URI variable included (`mlflow.set_tracking_uri` also sets it): a library
+    call must not leave the process, or the processes it starts later, on another store."""
+    import mlflow
+    from mlflow.tracking import _tracking_service
+
+    previous, variable = _tracking_service.utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+        if variable is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = variable
+
+
 def alias_run(model: str, alias: str, pipeline: str, branch: str) -> str:
     """The run id of the version of registered model `model` that `alias` points at.
 
@@ -171,8 +190,8 @@ def input_contract(run: ChosenRun, sample_input: Path) -> tuple[list[tuple[str, 
 
     from mlrepo import records
 
-    mlflow.set_tracking_uri(run.uri)
-    info = mlflow.models.get_model_info(f"runs:/{run.run_id}/{MODEL_ARTIFACT}")
+    with tracking_store(run.uri):
+        info = mlflow.models.get_model_info(f"runs:/{run.run_id}/{MODEL_ARTIFACT}")
     try:
         schema = records.schema_from_signature(info.signature)
         sample = pd.read_csv(sample_input, dtype=str, keep_default_na=False)

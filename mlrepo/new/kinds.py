@@ -247,8 +247,8 @@ def _sample_rows(pipeline: str, branch: str) -> str:
     from mlrepo import deploy as shipping
 
     run = shipping.choose_run(pipeline, branch)  # UserError with the command to train one
-    mlflow.set_tracking_uri(run.uri)
-    local = mlflow.artifacts.download_artifacts(f"runs:/{run.run_id}/{shipping.MODEL_ARTIFACT}")
+    with shipping.tracking_store(run.uri):
+        local = mlflow.artifacts.download_artifacts(f"runs:/{run.run_id}/{shipping.MODEL_ARTIFACT}")
     example = mlflow.models.Model.load(local).load_input_example(local)
     if example is None or not hasattr(example, "to_csv"):
         raise UserError(
