@@ -32,6 +32,7 @@ import shutil
 import sys
 import time
 import uuid
+import weakref
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -123,8 +124,14 @@ class Session:
     def input_key(self, value: Any) -> Any:
         """What an argument contributes to a key: an upstream step's key, a literal, or a content hash."""
         known = self._known.get(id(value))
-        if known is not None and known[0] is value:
-            return {"step": known[1]}
+        if known is not None:
+            held = known[0]() if isinstance(known[0], weakref.ref) else known[0]
+            if held is value:
+                return {"step": known[1]}
+        if isinstance(value, (tuple, list)):
+            return [self.input_key(v) for v in value]
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            return {k: self.input_key(v) for k, v in value.items()}
         return literal_or_hash(value)
 
     def key(self, name: str, func: Callable[..., Any], arguments: dict[str, Any]) -> str:
@@ -142,13 +149,17 @@ class Session:
         """Remember that `value` (and its parts) came from the step entry `key`."""
         if value is None or isinstance(value, (bool, int, float, str, bytes)):
             return  # small literals are keyed by value; their ids are shared
-        self._known[id(value)] = (value, key)
-        if isinstance(value, (tuple, list)):
+        if isinstance(value, (tuple, list)):  # containers are keyed through their items
             for i, item in enumerate(value):
                 self.remember(item, f"{key}/{i}")
         elif isinstance(value, dict):
             for k, item in value.items():
                 self.remember(item, f"{key}/{k}")
+        else:
+            try:  # a weak reference: remembering a value must not keep a large table alive
+                self._known[id(value)] = (weakref.ref(value), key)
+            except TypeError:
+                self._known[id(value)] = (value, key)
 
     # --- one call -------------------------------------------------------------------------
 

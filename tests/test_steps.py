@@ -95,6 +95,20 @@ def test_an_upstream_output_is_keyed_by_its_step_not_hashed_again(tmp_path, monk
     assert active.input_key(frame) == {"step": active.outcomes[0].key}
 
 
+def test_a_whole_tuple_output_passed_on_is_keyed_by_its_items_and_outputs_are_not_kept_alive(tmp_path):
+    import gc
+    import weakref
+
+    with steps.session(tmp_path) as active:
+        pair = features(prepare(4))
+        assert active.input_key(pair) == [{"step": f"{active.outcomes[1].key}/{i}"} for i in range(2)]
+        frame = prepare(6)
+        ref = weakref.ref(frame)
+        del frame
+        gc.collect()
+        assert ref() is None
+
+
 def test_an_outside_input_is_keyed_by_its_content(tmp_path):
     frame = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
     with steps.session(tmp_path) as active:
