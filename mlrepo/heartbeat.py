@@ -225,10 +225,15 @@ def claim(
             print(f"Not waiting for {holder(path)} with the same run.uid {uid[:8]} (--no-wait).",
                   file=sys.stderr)  # fmt: skip
             return None, None
-        print(f"Waiting for {holder(path)}: it trains the same run.uid {uid[:8]} "
-              "(--no-wait or mode=force to train anyway)...", file=sys.stderr, flush=True)  # fmt: skip
         started = time.monotonic()
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            print(f"Waiting for {holder(path)}: it trains the same run.uid {uid[:8]} "
+                  "(--no-wait or mode=force to train anyway)...", file=sys.stderr, flush=True)  # fmt: skip
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except KeyboardInterrupt:  # Ctrl-C while waiting: nothing ran, nothing to end
+            handle.close()
+            print("\nInterrupted while waiting: nothing trained.", file=sys.stderr)
+            raise SystemExit(130) from None
         waited = True
         print(f"  done waiting after {time.monotonic() - started:.1f} s", file=sys.stderr)
     found = recheck(waited)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, ROOT, runs, train
+from conftest import PYTHON, ROOT, default_sigint, runs, train
 
 from mlrepo import heartbeat
 from mlrepo.runs import RunRecord, reader, table
@@ -85,6 +85,38 @@ def test_a_claimed_uid_blocks_a_second_claim_until_released(tmp_path, capsys):
     third, hit = heartbeat.claim(tmp_path, "u" * 32, lambda waited: "the finished run")
     assert (third, hit) == (None, "the finished run")
     assert heartbeat.lock_dir("sqlite:////x/y/mlflow.db", None) == Path("/x/y/locks")
+
+
+HOLD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from mlrepo import heartbeat
+claim, _ = heartbeat.claim(Path({folder!r}), "w" * 32, lambda waited: None)
+print("claimed", flush=True)
+time.sleep({seconds})
+"""
+
+
+def test_ctrl_c_while_waiting_exits_130_without_a_traceback(tmp_path):
+    def process(seconds: float) -> subprocess.Popen[str]:
+        code = HOLD.format(root=str(ROOT), folder=str(tmp_path), seconds=seconds)
+        return subprocess.Popen([PYTHON, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, preexec_fn=default_sigint)  # fmt: skip
+
+    holder = process(60)
+    assert holder.stdout.readline().strip() == "claimed"
+    waiter = process(0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "Waiting for" not in (line := waiter.stderr.readline()):
+        pass
+    assert "Waiting for a run that is starting" in line
+    time.sleep(0.5)
+    waiter.send_signal(signal.SIGINT)
+    _, err = waiter.communicate(timeout=30)
+    holder.kill()
+    holder.communicate()
+    assert waiter.returncode == 130 and "Interrupted while waiting" in err and "Traceback" not in err
 
 
 # --- real processes -------------------------------------------------------------------------
