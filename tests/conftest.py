@@ -27,6 +27,31 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.fixture(autouse=True)
+def _forget_mlflow_state():
+    """Leave MLflow's process-wide state as each test found it: the tracking URI, the active
+    experiment, any active run, and the MLFLOW_* variables MLflow sets with them
+    (`set_tracking_uri` and `set_experiment` export MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID
+    for subprocesses). Left over, one test's experiment id sends a later test's `start_run()`
+    into an experiment its fresh store does not have ("No Experiment with id=1 exists")."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    yield
+    fluent = sys.modules.get("mlflow.tracking.fluent")
+    if fluent is not None:
+        for _ in range(10):  # end what a test left active (its store may be gone: then forget it)
+            if fluent.active_run() is None:
+                break
+            try:
+                fluent.end_run()
+            except Exception:
+                fluent._active_run_stack.set([])
+        fluent._active_experiment_id = None
+        sys.modules["mlflow.tracking._tracking_service.utils"]._tracking_uri = None
+    for key in [k for k in os.environ if k.startswith("MLFLOW_") and k not in before]:
+        del os.environ[key]
+    os.environ.update(before)
+
+
 @pytest.fixture
 def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh SQLite MLflow store under tmp_path, exported as MLFLOW_TRACKING_URI."""
