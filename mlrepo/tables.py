@@ -198,6 +198,36 @@ def _relative(path: Path, root: Path) -> str:
         return str(path.resolve())
 
 
+_REMOTE = re.compile(r"""^\[\s*'remote "(?P<name>[^"]+)"'\s*\]""")
+_CORE = re.compile(r"^\[\s*core\s*\]")
+_SETTING = re.compile(r"^\s*(?P<key>[a-z_]+)\s*=\s*(?P<value>\S.*?)\s*$")
+
+
+def dvc_remotes(root: str | Path) -> tuple[str | None, dict[str, str]]:
+    """The DVC remotes `.dvc/config` (committed) names: `(default remote, {name: url})`.
+
+    Read as text (DVC's config is INI with quoted section names), so logging a run does not
+    import DVC.
+    """
+    config = Path(root) / ".dvc" / "config"
+    default, urls, section = None, {}, None
+    if not config.is_file():
+        return None, {}
+    for line in config.read_text().splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        if match := _REMOTE.match(line):
+            section = match["name"]
+        elif _CORE.match(line):
+            section = ""
+        elif (setting := _SETTING.match(line)) and section is not None:
+            if section == "" and setting["key"] == "remote":
+                default = setting["value"]
+            elif section and setting["key"] == "url":
+                urls[section] = setting["value"]
+    return default, urls
+
+
 def log_input(
     name: str, frame: pd.DataFrame, path: str | Path, root: str | Path, context: str = "training"
 ) -> dict[str, Any]:
@@ -218,7 +248,9 @@ def log_input(
     Returns:
         What was logged: `name`, `digest`, `source`, `dvc_status` (`tracked`, `modified` or
         `untracked`). A table made by a `dataset_` pipeline also tags the input with the
-        identity of the run that made it (`producer.run_uid`, `producer.pipeline`).
+        identity of the run that made it (`producer.run_uid`, `producer.pipeline`). The input
+        also says where the table can be pulled from: `dvc.pull` (the command), `dvc.remote`
+        (the default remote and its URL) and `dvc.remotes` (every remote `.dvc/config` names).
     """
     import mlflow
 
@@ -240,7 +272,13 @@ def log_input(
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
         dataset = mlflow.data.from_pandas(frame, source=source, name=name, digest=digest)
         producer = {f"producer.{k}": v for k, v in metadata_of(path).items()}
-        mlflow.log_input(dataset, context=context, tags={"dvc.status": status, **producer})
+        default, remotes = dvc_remotes(root)
+        where = {"dvc.pull": f"dvc pull {source}"}  # where the table can be pulled from, and how
+        if default in remotes:
+            where["dvc.remote"] = f"{default} {remotes[default]}"
+        if remotes:
+            where["dvc.remotes"] = ", ".join(f"{name} {url}" for name, url in remotes.items())
+        mlflow.log_input(dataset, context=context, tags={"dvc.status": status, **producer, **where})
     return {"name": name, "digest": digest, "source": source, "dvc_status": status}
 
 

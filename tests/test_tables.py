@@ -99,6 +99,8 @@ def test_log_input_records_name_dvc_digest_and_source(tracking_uri, tmp_path):
     root = tmp_path / "root"
     path = materialize_table(TABLE, root / "data")
     (root / "dvc.lock").write_text((ROOT / "dvc.lock").read_text())
+    (root / ".dvc").mkdir()
+    (root / ".dvc" / "config").write_text((ROOT / ".dvc" / "config").read_text())
     frame = tables.read(TABLE, root / "data")
     with mlflow_store(tracking_uri), mlflow.start_run() as run:
         logged = tables.log_input(TABLE, frame, path, root)
@@ -115,4 +117,8 @@ def test_log_input_records_name_dvc_digest_and_source(tracking_uri, tmp_path):
     assert f"data/{TABLE}.parquet" in first.dataset.source
     tags = {t.key: t.value for t in first.tags}
     assert tags["dvc.status"] == "tracked" and tags["mlflow.data.context"] == "training"
+    # Where the table can be pulled from: the command, the default remote, every remote.
+    assert tags["dvc.pull"] == f"dvc pull data/{TABLE}.parquet"
+    assert tags["dvc.remote"] == "local ../../.dvc-remote"
+    assert tags["dvc.remotes"] == "local ../../.dvc-remote, s3 s3://mlrepo-dvc/store"
     assert {t.key: t.value for t in found[changed["digest"]].tags}["dvc.status"] == "modified"
