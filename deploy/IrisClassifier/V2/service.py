@@ -1,6 +1,6 @@
 """IrisClassifier V2: `POST /predict` with `{"records": [{...}, ...]}` answers each record with its
-class and the probability of every class:
-`{"predictions": [{"label": "setosa", "probabilities": {"setosa": 0.97, ...}}], "timestamp": ..., "model": ...}`.
+class and the probability of every class: `{"predictions": [{"label": "setosa", "probabilities":
+{"setosa": 0.97, ...}}], "timestamp": ..., "model": ...}`.
 
     make serve MODEL=IrisClassifier/V2     # http://127.0.0.1:3000: try it at /, the API at /docs
 
