@@ -113,7 +113,8 @@ def resolve(target: str, uri: str) -> str:
 
     Args:
         target: a run id; `models:/<name>@<alias>` (a registry alias); or `best:<pipeline>`, the
-            FINISHED run of that pipeline with the highest value of its `pipeline.metric`.
+            FINISHED run of that pipeline with the highest value of its `pipeline.metric` (the
+            newest of equals).
         uri: the tracking URI.
 
     Raises:
@@ -134,7 +135,8 @@ def resolve(target: str, uri: str) -> str:
                 f"study.of is {target}, but pipeline {pipeline} has no FINISHED run with its metric in "
                 f"this store: run `python -m train pipeline={pipeline}` first."
             )
-        return max(scored)[1]
+        # Ties go to the newest run (the search lists newest first), as a deploy chooses.
+        return max(scored, key=lambda pair: pair[0])[1]
     if target.startswith("models:/") and "@" in target:
         name, _, alias = target[len("models:/") :].partition("@")
         from mlflow.exceptions import MlflowException
