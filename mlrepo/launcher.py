@@ -25,6 +25,7 @@ that `conf/launcher/local.yaml` names.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -35,7 +36,7 @@ import sys
 import time
 import types
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,25 @@ def fork_blockers(codes: Sequence[str], root: Path = ROOT) -> list[str]:
     return reasons
 
 
+@contextlib.contextmanager
+def _interrupts_seen() -> Iterator[list[bool]]:
+    """Note each Ctrl-C (still raising KeyboardInterrupt, as Python's default handler does) while
+    the block runs; a handler that is not the default (e.g. ignored) is left alone."""
+    seen: list[bool] = []
+
+    def note(signum: int, frame: Any) -> None:
+        seen.append(True)
+        raise KeyboardInterrupt
+
+    default = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    previous = signal.signal(signal.SIGINT, note) if default else None
+    try:
+        yield seen
+    finally:
+        if default:
+            signal.signal(signal.SIGINT, previous)
+
+
 def warm_up(codes: Sequence[str], root: Path = ROOT) -> list[str]:
     """Import, in this process, what the jobs of these pipelines will need; return what was imported.
 
@@ -146,10 +166,18 @@ def warm_up(codes: Sequence[str], root: Path = ROOT) -> list[str]:
         for name in sorted(third_party_imports(code, root)):
             wanted += [f"mlflow.{name}", *FLAVOR_EXTRAS.get(name, ())]
     imported = []
-    for name in wanted:
-        if name not in sys.modules and _is_module(name):
-            importlib.import_module(name)
-            imported.append(name)
+    with _interrupts_seen() as interrupted:
+        try:
+            for name in wanted:
+                if name not in sys.modules and _is_module(name):
+                    importlib.import_module(name)
+                    imported.append(name)
+        except ImportError:
+            # Ctrl-C inside a C extension's initialisation surfaces as "ImportError:
+            # initialization failed": it is still the user's interrupt.
+            if interrupted:
+                raise KeyboardInterrupt from None
+            raise
     for module, function in WARM_CALLS:
         warm = getattr(importlib.import_module(module), function, None)
         if warm is None:  # MLflow renamed its cache: jobs still work, each builds its own
