@@ -119,11 +119,13 @@ class SqliteReader:
 class RestReader:
     """Reads an MLflow tracking server through its REST API with `urllib` (no MLflow import)."""
 
-    def __init__(self, base: str) -> None:
-        """Read the server at `base` (`http://host:port`)."""
+    def __init__(self, base: str, refresh: bool = False) -> None:
+        """Read the server at `base` (`http://host:port`); `refresh`: ignore the local run index."""
         self.base = base.rstrip("/")
+        self.refresh = refresh
 
-    def _post(self, endpoint: str, body: dict) -> dict:
+    def post(self, endpoint: str, body: dict) -> dict:
+        """POST `body` to the REST endpoint `api/2.0/mlflow/<endpoint>`; its JSON answer."""
         from mlrepo.server.auth import request  # credentials from MLFLOW_TRACKING_* or ~/.netrc
 
         return request(self.base, "POST", f"api/2.0/mlflow/{endpoint}", body)
@@ -136,44 +138,42 @@ class RestReader:
         sweep: str | None = None,
         limit: int = 100,
     ) -> list[RunRecord]:
-        """Active runs, newest first, filtered by experiment names, `run.uid`, status, `sweep.id`."""
-        found = self._post("experiments/search", {"max_results": 1000}).get("experiments", [])
+        """Active runs, newest first, filtered by experiment names, `run.uid`, status, `sweep.id`.
+
+        A listing longer than one page with no filter goes through the local run index
+        (`mlrepo.server.index`): the server is asked only for the runs that changed.
+        """
+        found = self.post("experiments/search", {"max_results": 1000}).get("experiments", [])
         names = {e["experiment_id"]: e["name"] for e in found if not experiments or e["name"] in experiments}
         if not names:
             return []
         clauses = [f"tags.`{k}` = '{v}'" for k, v in ((TAG_UID, uid), (TAG_SWEEP, sweep)) if v]
         if status:
             clauses.append(f"attributes.status = '{status}'")
-        body = {
-            "experiment_ids": list(names),
-            "filter": " and ".join(clauses),
-            "max_results": limit,
-            "order_by": ["attributes.start_time DESC"],
-        }
-        out = []
-        for run in self._pages(body, limit):
-            info, data = run["info"], run.get("data", {})
-            out.append(
-                RunRecord(
-                    run_id=info["run_id"],
-                    experiment=names.get(info["experiment_id"], "?"),
-                    status=info["status"],
-                    start_time=int(info.get("start_time", 0)),
-                    tags={t["key"]: t["value"] for t in data.get("tags", [])},
-                    params={p["key"]: p["value"] for p in data.get("params", [])},
-                    metrics={m["key"]: m["value"] for m in data.get("metrics", [])},
-                )
-            )
-        return out
+        if clauses or limit <= PAGE:
+            body = {
+                "experiment_ids": list(names),
+                "filter": " and ".join(clauses),
+                "order_by": ["attributes.start_time DESC"],
+            }
+            return [_record(run, names) for run in self.pages(body, limit)]
+        from mlrepo.server.auth import credentials
+        from mlrepo.server.index import RunIndex
 
-    def _pages(self, body: dict, limit: int) -> list[dict]:
+        user = (credentials(self.base) or (None, None))[0]
+        runs = RunIndex.for_server(self.base, user).runs(list(names), self, self.refresh)
+        records = [_record(run, names) for run in runs]
+        records.sort(key=lambda r: (r.start_time, r.run_id), reverse=True)
+        return records[:limit]
+
+    def pages(self, body: dict, limit: int) -> list[dict]:
         """Up to `limit` runs of `runs/search`, in pages of at most `PAGE` runs.
 
         MLflow's SQL store pages by offset (its token is base64 JSON `{"offset": N}`): once the
         first page shows that token, the next pages are asked for a few at a time, in parallel,
         which the server's workers answer together. Any other token is followed page by page.
         """
-        answer = self._post("runs/search", {**body, "max_results": min(PAGE, limit)})
+        answer = self.post("runs/search", {**body, "max_results": min(PAGE, limit)})
         found: list[dict] = answer.get("runs", [])
         token = answer.get("next_page_token")
         if token and _offset(token) == len(found):
@@ -184,7 +184,7 @@ class RestReader:
                     offsets = range(len(found), min(limit, len(found) + PARALLEL_PAGES * PAGE), PAGE)
                     pages = [{**body, "max_results": min(PAGE, limit - at), "page_token": _token(at)}
                              for at in offsets]  # fmt: skip
-                    answers = list(pool.map(lambda page: self._post("runs/search", page), pages))
+                    answers = list(pool.map(lambda page: self.post("runs/search", page), pages))
                     short = False
                     for answer, page in zip(answers, pages, strict=True):
                         found.extend(answer.get("runs", []))
@@ -193,10 +193,24 @@ class RestReader:
             return found[:limit]
         while token and len(found) < limit:
             page = {**body, "max_results": min(PAGE, limit - len(found)), "page_token": token}
-            answer = self._post("runs/search", page)
+            answer = self.post("runs/search", page)
             found.extend(answer.get("runs", []))
             token = answer.get("next_page_token")
         return found
+
+
+def _record(run: dict, names: dict[str, str]) -> RunRecord:
+    """A run of a `runs/search` answer (REST JSON) as a record; `names`: experiment names by id."""
+    info, data = run["info"], run.get("data", {})
+    return RunRecord(
+        run_id=info["run_id"],
+        experiment=names.get(info["experiment_id"], "?"),
+        status=info["status"],
+        start_time=int(info.get("start_time", 0)),
+        tags={t["key"]: t["value"] for t in data.get("tags", [])},
+        params={p["key"]: p["value"] for p in data.get("params", [])},
+        metrics={m["key"]: m["value"] for m in data.get("metrics", [])},
+    )
 
 
 def _offset(token: str) -> int | None:
@@ -260,15 +274,18 @@ class ClientReader:
         ]
 
 
-def reader(uri: str) -> SqliteReader | RestReader | ClientReader:
-    """The quickest reader for the store at `uri` (an absolute URI, see `tracking.resolve_uri`)."""
+def reader(uri: str, refresh: bool = False) -> SqliteReader | RestReader | ClientReader:
+    """The quickest reader for the store at `uri` (an absolute URI, see `tracking.resolve_uri`).
+
+    `refresh`: a tracking server's reader fetches every run instead of using its local index.
+    """
     from mlrepo.tracking import sqlite_path
 
     db = sqlite_path(uri)
     if db is not None:
         return SqliteReader(db)
     if uri.startswith(("http://", "https://")):
-        return RestReader(uri)
+        return RestReader(uri, refresh)
     return ClientReader(uri)
 
 
@@ -357,12 +374,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--uri", help="read this tracking URI (default: MLFLOW_TRACKING_URI, else the branch's)"
     )
+    parser.add_argument(
+        "--refresh", action="store_true",
+        help="a tracking server: fetch every run again, not only what changed since the last listing",
+    )  # fmt: skip
     parser.add_argument("--watch", action="store_true", help="refresh every --interval seconds")
     parser.add_argument("--interval", type=float, default=2.0)
     args = parser.parse_args(argv)
     try:
         uri = store_uri(args.branch, args.uri)
-        source = reader(uri)
+        source = reader(uri, args.refresh)
 
         def show() -> str:
             found = source.search(
