@@ -20,6 +20,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    runner.skip_final_collection()
     if sys.argv[1:2] == ["runs"]:
         from mlrepo.runs import main as list_runs
 
