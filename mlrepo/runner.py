@@ -362,6 +362,9 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
     if claim is not None:
         cleanup.callback(claim.release)
     module = load_pipeline(str(cfg.pipeline.code))
+    from mlrepo import flavors
+
+    flavors.prepare(_user_imports(ident))  # before MLflow: see flavors.prepare
 
     import mlflow
 
@@ -427,6 +430,15 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
         return EXIT_FAILED
     _report(uri, exp_id, run_id, time.monotonic() - started)
     return 0
+
+
+def _user_imports(ident: Identity) -> set[str]:
+    """The top-level modules the pipeline's own files import (its closure outside `mlrepo/`), statically."""
+    names: set[str] = set()
+    for relative in ident.files:
+        if not relative.startswith("mlrepo/"):
+            names.update(m.split(".")[0] for m in identity._imports(ROOT / relative, ROOT))
+    return names
 
 
 def _main_thread() -> bool:

@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PYTHON, runs
+from conftest import PYTHON, ROOT, runs
 
 
 def _frame(rows: int = 60) -> tuple[pd.DataFrame, np.ndarray]:
@@ -146,3 +146,16 @@ def test_the_runner_ends_an_unsaveable_model_failed_with_one_paragraph(repo_copy
     assert done.stderr.count("skops") == 2  # the reason and the advice, once: not three paragraphs
     (run,) = runs(tracking_uri, "train_broken")
     assert run.info.status == "FAILED"
+
+
+@pytest.mark.parametrize(
+    ("imported", "loaded"),
+    [({"sklearn", "pandas"}, True), ({"sklearn", "keras"}, False), ({"pandas"}, False)],
+)
+def test_prepare_imports_skops_before_mlflow_only_for_a_scikit_learn_pipeline(imported, loaded):
+    code = (
+        "import sys; from mlrepo import flavors; "
+        f"flavors.prepare({sorted(imported)!r}); print('skops.io' in sys.modules, 'mlflow' in sys.modules)"
+    )
+    done = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [str(loaded), "False"]
