@@ -1,7 +1,7 @@
 """What the card costs a run: the same run with and without `card.html` (target: < 0.5 s more).
 
 In one process, into one throwaway SQLite store, each pipeline is run with `mode=force`,
-alternately with the card and with `mlrepo.card.log_card` replaced by a no-op, so that drift
+alternately with the card and with `mlrepo.track.card.log_card` replaced by a no-op, so that drift
 hits both alike. Prints, per pipeline, the median wall time of `runner.run` with and without
 the card, their difference and ratio, and the median time of `log_card` itself.
 
@@ -34,8 +34,9 @@ def main() -> None:
             MLFLOW_DISABLE_TELEMETRY="true",
             MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false",
         )
-        from mlrepo import card, runner
-        from mlrepo.config import compose
+        from mlrepo.run import runner
+        from mlrepo.run.config import compose
+        from mlrepo.track import card
 
         real = card.log_card
         card_times: list[float] = []

@@ -26,7 +26,7 @@ def uncapped_epochs() -> int:
     """The pipeline's epochs as the production super-branch composes them (no development cap)."""
     if str(ROOT) not in sys.path:  # a script in bench/: the repository's packages are not on the path
         sys.path.insert(0, str(ROOT))
-    from mlrepo.config import compose
+    from mlrepo.run.config import compose
 
     return int(compose([f"pipeline={PIPELINE}", "branch=production"]).train.max_epochs)
 

@@ -136,7 +136,7 @@ def summary(parts: list[dict]) -> dict:
 CONSTANT_SERVICE = """
 import bentoml
 
-from mlrepo import serving
+from mlrepo.ship import serving
 
 
 @bentoml.service(**serving.SERVICE_CONFIG)
@@ -158,7 +158,7 @@ def prepare(tmp: Path) -> tuple[dict[str, str], str]:
     env.update(
         BENTOML_HOME=str(tmp / "bentoml"), MLFLOW_DISABLE_TELEMETRY="true", BENTOML_DO_NOT_TRACK="true"
     )
-    env["PYTHONPATH"] = str(ROOT)  # a deploy's service.py imports mlrepo.serving
+    env["PYTHONPATH"] = str(ROOT)  # a deploy's service.py imports mlrepo.ship.serving
     (tmp / "constant").mkdir()
     (tmp / "constant" / "service.py").write_text(CONSTANT_SERVICE)
     subprocess.run(

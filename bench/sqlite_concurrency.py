@@ -1,6 +1,6 @@
 """Many processes writing runs into one SQLite MLflow store at once: none may be lost.
 
-Each of P processes starts R runs (params, metrics, tags, FINISHED) through `mlrepo.tracking`,
+Each of P processes starts R runs (params, metrics, tags, FINISHED) through `mlrepo.track.tracking`,
 as parallel sweep jobs do. Prints the runs found against the runs written (target: 0 lost) and
 the writers' errors (target: 0).
 
@@ -23,7 +23,7 @@ def writer(uri: str, worker: int, count: int) -> None:
     sys.path.insert(0, str(ROOT))
     import mlflow
 
-    from mlrepo import tracking
+    from mlrepo.track import tracking
 
     uri = tracking.connect(uri)
     exp_id = tracking.experiment_id(EXPERIMENT, uri)

@@ -64,7 +64,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from mlrepo.steps import step
+from mlrepo.run.steps import step
 
 
 @step
@@ -144,7 +144,7 @@ PIPELINE = '''\
 
 from omegaconf import DictConfig
 
-from mlrepo import tracking
+from mlrepo.track import tracking
 from train.stepbench.steps import engineer, evaluate, fit, generate, split
 
 
@@ -216,7 +216,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=8)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from mlrepo import steps
+    from mlrepo.run import steps
 
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp) / "repo"

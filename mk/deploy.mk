@@ -11,14 +11,14 @@ bento-model: init ## Import the best FINISHED run (or RUN_ID=...) into the Bento
 	$(PY) deploy/$(MODEL)/create_bento_model.py $(if $(RUN_ID),--run-id $(RUN_ID))
 
 predict: init ## Predict one record: make predict MODEL=IrisClassifier/V1 ARGS="5.1 3.5 1.4 0.2"
-	$(PY) -m mlrepo.deploy predict --model $(MODEL) $(ARGS)
+	$(PY) -m mlrepo.ship.deploy predict --model $(MODEL) $(ARGS)
 
 predict-batch: init ## Predict a CSV: make predict-batch FILE=rows.csv [OUT=out.csv]; bad rows reported by number
 	@test -n "$(FILE)" || { echo "Pass FILE=<a CSV with a header row>, e.g. make predict-batch FILE=deploy/$(MODEL)/sample-input.csv" >&2; exit 2; }
-	$(PY) -m mlrepo.deploy predict-batch --model $(MODEL) --file $(FILE) $(if $(OUT),--out $(OUT))
+	$(PY) -m mlrepo.ship.deploy predict-batch --model $(MODEL) --file $(FILE) $(if $(OUT),--out $(OUT))
 
 serve: init ## Serve the deploy on http://127.0.0.1:3000: try it at /, API at /docs (MODEL=..., SERVE_PORT=...)
-	$(PY) -m mlrepo.deploy serve --model $(MODEL) --port $(SERVE_PORT)
+	$(PY) -m mlrepo.ship.deploy serve --model $(MODEL) --port $(SERVE_PORT)
 
 ecr: init ## Build the container and push it to ECR (BACKEND=podman|docker ECR_ARGS="--ecr-name n --tag t")
 	PYTHON=$(CURDIR)/$(PY) deploy/$(MODEL)/ecr.sh --backend $(BACKEND) $(ECR_ARGS)

@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=("ls", "clean"))
     cache.add_argument("--older-than", default=None, help="clean: only entries unused this long (7d, 12h)")
     cache.add_argument("--dir", type=Path, default=None, help="the cache folder (default: paths.cache)")
-    from mlrepo import card
+    from mlrepo.track import card
 
     card.add_arguments(sub.add_parser("card", help="write a run's card.html (any run, older ones too)"))
     runs = sub.add_parser("runs", help="runs reap: end FAILED the RUNNING runs whose heartbeat stopped")
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from mlrepo import checks
+    from mlrepo.govern import checks
 
     unknown = sorted(set(args.rule) - set(checks.RULES))
     if unknown:
@@ -92,7 +92,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _rules() -> int:
-    from mlrepo import checks, review
+    from mlrepo.govern import checks, review
 
     for rule in [*checks.RULES.values(), *review.RULES]:
         print(f"{rule.id:16} {rule.summary}\n{'':16} fix: {rule.fix}")
@@ -100,7 +100,7 @@ def _rules() -> int:
 
 
 def _diagrams(args: argparse.Namespace) -> int:
-    from mlrepo import diagrams
+    from mlrepo.govern import diagrams
 
     try:
         changed = diagrams.write(args.root, check_only=args.check)
@@ -112,7 +112,7 @@ def _diagrams(args: argparse.Namespace) -> int:
 
 
 def _pr_check(args: argparse.Namespace) -> int:
-    from mlrepo import checks, review
+    from mlrepo.govern import checks, review
 
     body = None
     if args.body is not None:
@@ -143,11 +143,12 @@ def _pr_check(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from mlrepo import prune, tracking
+    from mlrepo.govern import prune
+    from mlrepo.track import tracking
 
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if uri is None:
-        from mlrepo.config import compose
+        from mlrepo.run.config import compose
 
         uri = str(compose(["pipeline=" + _any_pipeline()]).tracking.uri)
     uri = tracking.resolve_uri(uri)
@@ -162,11 +163,11 @@ def _prune(args: argparse.Namespace) -> int:
 def _cache(args: argparse.Namespace) -> int:
     import time
 
-    from mlrepo import steps
+    from mlrepo.run import steps
 
     folder = args.dir
     if folder is None:
-        from mlrepo.config import compose
+        from mlrepo.run.config import compose
 
         folder = Path(str(compose(["pipeline=" + _any_pipeline()]).paths.cache))
     if args.action == "ls":
@@ -192,7 +193,7 @@ def _cache(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from mlrepo import runs
+    from mlrepo.track import runs
 
     uri = runs.store_uri(args.branch, args.uri or os.environ.get("MLFLOW_TRACKING_URI"))
     reaped = runs.reap(uri)
@@ -210,7 +211,7 @@ def _ago(seconds: float) -> str:
 
 
 def _any_pipeline() -> str:
-    from mlrepo.config import available
+    from mlrepo.run.config import available
 
     names = available("pipeline")
     if not names:
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "runs":
             return _runs(args)
         if args.command == "card":
-            from mlrepo import card
+            from mlrepo.track import card
 
             return card.run(args)
         if args.command == "new":

@@ -144,7 +144,7 @@ def post_chunked(url: str, chunks: int, chunk: bytes, timeout: float = 60) -> tu
 
 def deploy_env(tmp: Path, tracking_uri: str) -> dict[str, str]:
     """The environment of a deploy command: a throwaway BentoML home and MLflow store, and the
-    repository root on PYTHONPATH (a deploy's service.py imports mlrepo.serving)."""
+    repository root on PYTHONPATH (a deploy's service.py imports mlrepo.ship.serving)."""
     return {**os.environ, "BENTOML_HOME": str(tmp / "bentoml"), "MLFLOW_TRACKING_URI": tracking_uri,
             "BENTOML_DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true",
             "PYTHONPATH": str(ROOT)}  # fmt: skip

@@ -59,7 +59,7 @@ def dvc_repo_copy(dest: Path, remote: Path) -> Path:
 
 def locked_md5(root: Path = ROOT, path: str = TABLE_PATH) -> str:
     """The md5 that `root`'s dvc.lock records for `path`."""
-    from mlrepo import tables
+    from mlrepo.track import tables
 
     found = tables.locked_hash(root / path, root)
     assert found is not None, f"dvc.lock records no out {path}"

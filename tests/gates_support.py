@@ -79,7 +79,7 @@ def commit(root: Path, message: str) -> None:
 
 def rule_ids(root: Path) -> set[str]:
     """The ids of the rules the tree at `root` breaks."""
-    from mlrepo import checks
+    from mlrepo.govern import checks
 
     return {v.rule for v in checks.run(root)}
 

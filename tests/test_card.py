@@ -14,7 +14,7 @@ import pytest
 from conftest import PYTHON, copy_repo, runs, train
 from docs_support import ARTIFACTS, chromium, install_chromium
 
-from mlrepo import card
+from mlrepo.track import card
 
 pytestmark = pytest.mark.slow
 

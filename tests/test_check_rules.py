@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from gates_support import commit, make_repo, mlrepo, rule_ids
 
-from mlrepo import checks
+from mlrepo.govern import checks
 
 
 def _edit(path: Path, old: str, new: str) -> None:

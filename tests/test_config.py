@@ -4,9 +4,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from mlrepo import ROOT
-from mlrepo.config import available, check_choices, compose, flatten
 from mlrepo.errors import UserError
-from mlrepo.tracking import resolve_uri
+from mlrepo.run.config import available, check_choices, compose, flatten
+from mlrepo.track.tracking import resolve_uri
 
 PIPELINES = available("pipeline")
 BRANCHES = available("branch")

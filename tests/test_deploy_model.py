@@ -19,8 +19,8 @@ def env(tmp_path_factory):
 
 @pytest.fixture
 def cli(env, monkeypatch, capsys):
-    """`python -m mlrepo.deploy ARGS` in this process (the subprocess form is tested once)."""
-    from mlrepo import deploy
+    """`python -m mlrepo.ship.deploy ARGS` in this process (the subprocess form is tested once)."""
+    from mlrepo.ship import deploy
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
 
@@ -44,8 +44,8 @@ def create(*args: str, env: dict) -> subprocess.CompletedProcess:
 def test_the_best_finished_run_by_metric_is_chosen(tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
-    from mlrepo import deploy
     from mlrepo.errors import UserError
+    from mlrepo.ship import deploy
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -97,8 +97,8 @@ def test_the_bento_model_carries_lineage_labels_and_the_input_contract(env):
 
 
 def test_a_sample_input_that_does_not_fit_the_signature_is_refused_at_import(env, tmp_path, monkeypatch):
-    from mlrepo import deploy
     from mlrepo.errors import UserError
+    from mlrepo.ship import deploy
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
     run = deploy.choose_run("train_iris", run_id=env["RUN_ID"])
@@ -137,7 +137,8 @@ def test_create_bento_model_without_a_run_says_so_in_one_paragraph(tmp_path, env
 
 def test_predict_prints_one_prediction(env):
     done = subprocess.run(
-        [PYTHON, "-m", "mlrepo.deploy", "predict", "--model", "IrisClassifier/V1", "6.7", "3", "5.2", "2.3"],
+        [PYTHON, "-m", "mlrepo.ship.deploy", "predict", "--model", "IrisClassifier/V1",
+         "6.7", "3", "5.2", "2.3"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT
 from gates_support import make_repo, mlrepo
 
-from mlrepo import diagrams
+from mlrepo.govern import diagrams
 
 SOURCE = '''
 import abc

@@ -1,4 +1,4 @@
-"""DigitsCNN, its config and steps in process; the Keras model through mlrepo.flavors and back via pyfunc."""
+"""DigitsCNN, its config and steps in process; the Keras model via mlrepo.track.flavors back via pyfunc."""
 
 import numpy as np
 import pandas as pd
@@ -7,7 +7,7 @@ from digits_support import mlflow_store
 
 from datasets.digits.common import PIXELS, SPLIT, TARGET
 from datasets.digits.dataset import build_table
-from mlrepo.config import compose
+from mlrepo.run.config import compose
 from train.digits.steps.metrics import epoch_metrics, evaluate, learning_curves, predicted_digits
 from train.digits.steps.split import split
 from train.digits.steps.transform import transform
@@ -69,7 +69,7 @@ def test_the_keras_model_is_logged_with_its_flavour_and_pyfunc_predicts_the_same
     import mlflow
     from sklearn.linear_model import LogisticRegression
 
-    from mlrepo.flavors import flavor_of, log_model
+    from mlrepo.track.flavors import flavor_of, log_model
     from models.DigitsCNN.model import DigitsCNN
 
     cfg = compose([PIPELINE])

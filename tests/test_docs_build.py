@@ -18,7 +18,7 @@ CDN = re.compile(r"(?:src|href)=\"https?://[^\"]*(?:jsdelivr|unpkg|cdnjs|mathjax
 
 def test_modules_found_from_files_without_deploy_or_main():
     names = docs.modules()
-    assert {"mlrepo", "mlrepo.config", "models.IrisClassifier", "train.iris.pipeline"} <= set(names)
+    assert {"mlrepo", "mlrepo.run.config", "models.IrisClassifier", "train.iris.pipeline"} <= set(names)
     assert "mlrepo.docs" in names  # hidden by mlrepo.__all__ from pdoc's own walk, listed here
     assert names == sorted(names)
     assert not [n for n in names if n.startswith("deploy") or "__main__" in n or "._" in n]
@@ -118,7 +118,7 @@ def test_make_docs_on_a_clean_copy_is_offline_and_deterministic(tmp_path: Path):
     assert 'src="../_static/mathjax/tex-svg.js"' in model
     assert (site / "_static" / "mermaid" / "mermaid.min.js").stat().st_size > 1_000_000
     assert (site / "_static" / "mathjax" / "LICENSE").is_file()
-    # deploy/<Model>/V<n>/ has no __init__.py: no page for it (mlrepo/deploy.py and the guide are fine)
+    # deploy/<Model>/V<n>/ has no __init__.py: no page for it (mlrepo/ship/deploy.py and the guide are fine)
     assert not (site / "deploy").exists() and not (site / "deploy.html").exists()
     assert not list(site.rglob("create_bento_model*")) and not list(site.rglob("*IrisClassifier/V1*"))
 

@@ -8,7 +8,7 @@ Every test works in a copy of the repository with its own temporary remote, neve
 import pytest
 from digits_support import TABLE_PATH, dvc, dvc_repo_copy, locked_md5
 
-from mlrepo import tables
+from mlrepo.track import tables
 
 pytestmark = pytest.mark.slow
 

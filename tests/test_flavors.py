@@ -56,7 +56,7 @@ def _column_pipeline():
 def test_tree_models_and_pipelines_log_and_load_back(name, tracking_uri):
     import mlflow
 
-    from mlrepo.flavors import MODEL_NAME, log_model, trusted_types
+    from mlrepo.track.flavors import MODEL_NAME, log_model, trusted_types
 
     frame, labels = _frame()
     if name == "ColumnTransformerPipeline":
@@ -78,7 +78,7 @@ def test_tree_models_and_pipelines_log_and_load_back(name, tracking_uri):
 def test_a_plain_model_trusts_nothing_extra():
     from sklearn.linear_model import LogisticRegression
 
-    from mlrepo.flavors import trusted_types
+    from mlrepo.track.flavors import trusted_types
 
     frame, labels = _frame()
 
@@ -92,7 +92,7 @@ def test_a_model_that_cannot_be_saved_fails_in_one_paragraph(tracking_uri):
     from sklearn.preprocessing import FunctionTransformer
 
     from mlrepo.errors import UserError
-    from mlrepo.flavors import ModelNotSavedError, log_model
+    from mlrepo.track.flavors import ModelNotSavedError, log_model
 
     frame, labels = _frame()
     inputs = frame[["size", "age"]]

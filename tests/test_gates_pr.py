@@ -43,7 +43,7 @@ def _judge_from_base(repo: Path, head: str, *args: str, env: dict[str, str] | No
 def test_pr_cannot_switch_off_its_gates(pr_repo: Path) -> None:
     """A PR that edits the checker to skip a rule, adds raw data and makes its author a director fails."""
     _branch(pr_repo, "dataset/iris")
-    _edit(pr_repo / "mlrepo/checks/data.py", "    yield from _raw_data(repo, outs)\n", "")
+    _edit(pr_repo / "mlrepo/govern/checks/data.py", "    yield from _raw_data(repo, outs)\n", "")
     _edit(pr_repo / "conf/governance.yaml", 'directors: ["@dev-director", "dev-director"]',
           'directors: ["@dev-director", "dev-director", "mallory"]')  # fmt: skip
     (pr_repo / "datasets/iris/rows.txt").write_text("a,b,c\n" + "1.0,2.0,3\n" * 50)
@@ -56,7 +56,7 @@ def test_pr_cannot_switch_off_its_gates(pr_repo: Path) -> None:
     done = _judge_from_base(pr_repo, "dataset/iris", "--no-pre-commit", env={"PR_AUTHOR": "mallory"})
     assert done.returncode == 1, done.stdout + done.stderr
     assert "RAW-DATA datasets/iris/rows.txt:1 CSV-like text (known by its bytes)" in done.stdout
-    for path in ("Pipfile", "conf/governance.yaml", "mlrepo/checks/data.py"):
+    for path in ("Pipfile", "conf/governance.yaml", "mlrepo/govern/checks/data.py"):
         assert f"PR-DIRECTOR {path}:1 changed by mallory" in done.stdout, done.stdout
     assert "need the approval of @dev-director" in done.stdout
     assert git(pr_repo, "status", "--porcelain") == ""

@@ -10,7 +10,7 @@ import yaml
 from conftest import ROOT
 from gates_support import commit, git, make_repo, mlrepo
 
-from mlrepo import checks
+from mlrepo.govern import checks
 
 MODEL = "models/IrisClassifier"
 
@@ -86,7 +86,7 @@ def test_shapes_outside_the_pattern_are_flagged(tmp_path: Path) -> None:
 
 def test_estudy_is_a_reserved_task_and_the_guide_says_so() -> None:
     """`estudy_iris` is a valid name; the guide lists the same tasks as conf/governance.yaml."""
-    from mlrepo.checks.names import problem
+    from mlrepo.govern.checks.names import problem
 
     tasks = yaml.safe_load((ROOT / "conf/governance.yaml").read_text())["reserved_tasks"]
     assert {"estudy", "study"} <= set(tasks)

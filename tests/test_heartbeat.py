@@ -1,4 +1,4 @@
-"""Heartbeats, LOST runs and their reaping, and one live run per run.uid (`mlrepo.heartbeat`)."""
+"""Heartbeats, LOST runs and their reaping, and one live run per run.uid (`mlrepo.run.heartbeat`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import PYTHON, ROOT, default_sigint, runs, train
 
-from mlrepo import heartbeat
-from mlrepo.runs import RunRecord, reader, table
+from mlrepo.run import heartbeat
+from mlrepo.track.runs import RunRecord, reader, table
 
 SLEEP = """    import os, time  # test hook: a run that takes long enough to be caught RUNNING
 
@@ -39,7 +39,7 @@ def test_a_running_run_is_lost_once_its_heartbeat_is_several_intervals_old():
 def start_run(uri: str, beat_age: float | None, interval: float = 0.2) -> str:
     from mlflow.tracking import MlflowClient
 
-    from mlrepo import tracking
+    from mlrepo.track import tracking
 
     uri = tracking.connect(uri)
     client = MlflowClient(uri)
@@ -91,7 +91,7 @@ HOLD = """
 import sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from mlrepo import heartbeat
+from mlrepo.run import heartbeat
 claim, _ = heartbeat.claim(Path({folder!r}), "w" * 32, lambda waited: None)
 print("claimed", flush=True)
 time.sleep({seconds})

@@ -6,8 +6,8 @@ from conftest import copy_repo
 from omegaconf import OmegaConf
 
 from mlrepo import ROOT
-from mlrepo.config import compose
-from mlrepo.identity import changed_values, compute, group_choices, source_files
+from mlrepo.run.config import compose
+from mlrepo.run.identity import changed_values, compute, group_choices, source_files
 
 BASE = ["pipeline=train_iris"]
 
@@ -56,10 +56,10 @@ def test_the_pipeline_sources_are_found_statically():
         "models/IrisClassifier/model.py",
         "models/IrisClassifier/__init__.py",
         "datasets/iris/common.py",
-        "mlrepo/tracking.py",
+        "mlrepo/track/tracking.py",
         "mlrepo/__init__.py",
     } <= files
-    assert "mlrepo/runner.py" not in files  # the runner is not imported by the pipeline
+    assert "mlrepo/run/runner.py" not in files  # the runner is not imported by the pipeline
     assert not any(
         f.startswith("models/") and "IrisClassifier" not in f for f in files if f != "models/__init__.py"
     )

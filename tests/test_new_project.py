@@ -49,7 +49,7 @@ def test_a_project_with_the_example_passes_its_check_and_trains_iris(tmp_path, t
     answers = yaml.safe_load((dest / ".mlrepo-answers.yml").read_text())
     head = run(ROOT, "git", "rev-parse", "HEAD").stdout.strip()
     assert answers["_commit"] == head and answers["ecr_prefix"] == "acme/" and answers["examples"] is True
-    for path in ("mlrepo/runner.py", "Makefile", "mk/new.mk", ".pre-commit-config.yaml", "Pipfile.lock",
+    for path in ("mlrepo/run/runner.py", "Makefile", "mk/new.mk", ".pre-commit-config.yaml", "Pipfile.lock",
                  "docs/vendor", "tests/conftest.py", ".ci/run", "datasets/iris/dataset.py"):  # fmt: skip
         assert (dest / path).exists(), path
     assert (

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from conftest import PYTHON, ROOT
 
-from mlrepo import checks
 from mlrepo.__main__ import main
+from mlrepo.govern import checks
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_the_pipeline_config_and_dvc_stage_follow_the_rules(scaffolded: Path):
 
 
 def test_the_model_has_its_class_diagram(scaffolded: Path):
-    from mlrepo import diagrams
+    from mlrepo.govern import diagrams
 
     init = (scaffolded / "models/WineForest/__init__.py").read_text()
     assert 'class WineForest["WineForest"]' in init and "+build() BaseEstimator" in init

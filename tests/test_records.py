@@ -1,10 +1,10 @@
-"""The input contract of a deploy (`mlrepo/records.py`): every MLflow column type, its checks,
+"""The input contract of a deploy (`mlrepo/ship/records.py`): every MLflow column type, its checks,
 the frame the model gets, and the sample input's cross-check. In process, no server."""
 
 import pandas as pd
 import pytest
 
-from mlrepo import records
+from mlrepo.ship import records
 
 SCHEMA = [("colour", "string"), ("size", "long"), ("ok", "boolean"), ("weight", "double"), ("f", "float")]
 GOOD = {"colour": "red", "size": 3, "ok": True, "weight": 2, "f": 1.5}

@@ -15,9 +15,9 @@ import urllib.request
 import pytest
 from scale_support import free_port
 
-import mlrepo.runs as runs_module
-from mlrepo.runs import RestReader
+import mlrepo.track.runs as runs_module
 from mlrepo.server import index as index_module
+from mlrepo.track.runs import RestReader
 
 pytestmark = pytest.mark.slow
 

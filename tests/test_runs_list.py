@@ -8,8 +8,8 @@ import time
 import pytest
 from conftest import PYTHON, ROOT, default_sigint, train
 
-from mlrepo.runs import SqliteReader, age, reader, table
-from mlrepo.tracking import sqlite_path
+from mlrepo.track.runs import SqliteReader, age, reader, table
+from mlrepo.track.tracking import sqlite_path
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ def store(tracking_uri):
     """A store with three runs written by MLflow itself: two iris runs and a failed digits one."""
     import mlflow
 
-    from mlrepo import tracking
+    from mlrepo.track import tracking
 
     uri = tracking.connect(tracking_uri)
     for pipeline, status, changed, acc in [

@@ -89,7 +89,7 @@ def test_concurrent_calls_share_model_calls_and_each_gets_its_own_answer(service
 
 
 def test_a_failing_model_fails_every_caller_of_its_batch_and_is_logged(caplog):
-    from mlrepo.serving import Batcher
+    from mlrepo.ship.serving import Batcher
 
     def broken(records):
         raise RuntimeError("the model broke")
@@ -99,7 +99,7 @@ def test_a_failing_model_fails_every_caller_of_its_batch_and_is_logged(caplog):
     async def two():
         return await asyncio.gather(batcher([ROWS[0]]), batcher([ROWS[1]]), return_exceptions=True)
 
-    with caplog.at_level(logging.ERROR, logger="mlrepo.serving"):
+    with caplog.at_level(logging.ERROR, logger="mlrepo.ship.serving"):
         results = asyncio.run(two())
     assert all(isinstance(r, RuntimeError) for r in results)
     assert "the model failed" in caplog.text and "the model broke" in caplog.text
@@ -258,7 +258,7 @@ def test_make_serve_without_an_imported_model_says_what_to_run(tmp_path):
 
     env = {"BENTOML_HOME": str(tmp_path / "empty"), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [PYTHON, "-m", "mlrepo.deploy", "serve", "--model", "IrisClassifier/V2"],
+        [PYTHON, "-m", "mlrepo.ship.deploy", "serve", "--model", "IrisClassifier/V2"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr

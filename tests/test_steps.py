@@ -1,4 +1,4 @@
-"""The step cache (`mlrepo.steps`): keys, storage, corruption, eviction, locks and the CLI."""
+"""The step cache (`mlrepo.run.steps`): keys, storage, corruption, eviction, locks and the CLI."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import PYTHON, ROOT
 
-from mlrepo import steps
+from mlrepo.run import steps
 
 CALLS: list[str] = []
 
@@ -247,7 +247,7 @@ def project(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     for package in ("train", "train/demo", "train/demo/steps", "datasets", "datasets/demo", "mlrepo"):
         write(root, f"{package}/__init__.py", '"""Package."""\n')
-    write(root, "mlrepo/steps.py", "def step(f):\n    return f\n")
+    write(root, "mlrepo/run/steps.py", "def step(f):\n    return f\n")
     write(root, "datasets/demo/common.py", "def clean(x):\n    return x\n")
     write(root, "datasets/demo/other.py", "def unused(x):\n    return x\n")
     write(
@@ -255,7 +255,7 @@ def project(tmp_path: Path) -> Path:
         "train/demo/steps/prep.py",
         """\
         from datasets.demo.common import clean
-        from mlrepo.steps import step
+        from mlrepo.run.steps import step
 
 
         @step
@@ -274,7 +274,7 @@ def project(tmp_path: Path) -> Path:
         ("datasets/demo/common.py", True),  # a function it calls
         ("train/demo/steps/fit.py", False),  # another step
         ("datasets/demo/other.py", False),  # an unrelated module
-        ("mlrepo/steps.py", False),  # the cache's machinery
+        ("mlrepo/run/steps.py", False),  # the cache's machinery
     ],
 )
 def test_the_code_key_follows_the_step_and_what_it_calls_only(project, edited, changes):
@@ -291,7 +291,7 @@ WORKER = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, {root!r})
-from mlrepo import steps
+from mlrepo.run import steps
 
 @steps.step
 def slow(n):
@@ -318,11 +318,11 @@ def test_two_processes_needing_the_same_missing_entry_compute_it_once(tmp_path):
 
 
 def test_the_cache_is_configured_and_git_ignored():
-    from mlrepo.config import compose
+    from mlrepo.run.config import compose
 
     cfg = compose(["pipeline=train_iris"])
     assert str(cfg.paths.cache).endswith(".cache/steps") and cfg.cache.steps is True and cfg.cache.max_gb > 0
     ignored = subprocess.run(["git", "check-ignore", "-q", ".cache/steps/x/y/manifest.json"], cwd=ROOT)
     assert ignored.returncode == 0
     assert json.dumps(steps.literal_or_hash(Path("/a"))) == '"/a"'
-    assert sys.modules.get("mlrepo.steps") is steps
+    assert sys.modules.get("mlrepo.run.steps") is steps

@@ -7,8 +7,8 @@ import subprocess
 import pytest
 from conftest import runs, train
 
-from mlrepo import runner
-from mlrepo.config import compose
+from mlrepo.run import runner
+from mlrepo.run.config import compose
 
 pytestmark = pytest.mark.slow
 

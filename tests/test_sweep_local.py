@@ -10,9 +10,9 @@ import pytest
 from conftest import PYTHON, ROOT, default_sigint, runs, train
 from scale_support import by_tag, sweep_outputs
 
-from mlrepo.config import CONF_DIR
-from mlrepo.launcher import fork_blockers, pipeline_codes, third_party_imports
-from mlrepo.sweep import count_jobs, progress_line
+from mlrepo.run.config import CONF_DIR
+from mlrepo.run.launcher import fork_blockers, pipeline_codes, third_party_imports
+from mlrepo.run.sweep import count_jobs, progress_line
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""mlrepo.tables and the digits tables: the naming rule, materialization, a stable digest, errors."""
+"""mlrepo.track.tables and the digits tables: the naming rule, materialization, a stable digest, errors."""
 
 import hashlib
 import subprocess
@@ -10,8 +10,8 @@ from digits_support import TABLE, locked_md5, mlflow_store
 
 from datasets.digits.common import PIXELS, SPLIT, SPLITS, TARGET
 from datasets.digits.dataset import build_table, materialize_table
-from mlrepo import tables
 from mlrepo.errors import UserError
+from mlrepo.track import tables
 
 
 @pytest.mark.parametrize("name", ["cnnv1_dataset_v1", "irisv2_dataset_v13", "m_dataset_v0"])

@@ -8,8 +8,9 @@ import pytest
 from conftest import runs, train
 from digits_support import TABLE, TABLE_PATH, dvc, dvc_repo_copy, locked_md5, mlflow_store
 
-from mlrepo import tables, tasks
 from mlrepo.errors import UserError
+from mlrepo.run import tasks
+from mlrepo.track import tables
 
 
 @pytest.mark.parametrize(
@@ -98,7 +99,7 @@ def test_dataset_digits_through_dvc_repro(tmp_path, tracking_uri):
     (used,) = client.get_run(reader.info.run_id).inputs.dataset_inputs
     used_tags = {t.key: t.value for t in used.tags}
     assert used_tags["producer.run_uid"] == run.data.tags["run.uid"]
-    from mlrepo import card as card_module
+    from mlrepo.track import card as card_module
 
     assert card_module._producer(client, used_tags) == f"run {run.info.run_id} (dataset_digits)"
 
@@ -158,7 +159,7 @@ def test_estudy_iris_end_to_end(repo_copy, tracking_uri):
 
 
 def test_runs_are_listed_by_task():
-    from mlrepo.runs import RunRecord
+    from mlrepo.track.runs import RunRecord
 
     records = [RunRecord("a", "estudy_iris", "FINISHED", 0, {"pipeline": "estudy_iris"}),
                RunRecord("b", "train_iris", "FINISHED", 0, {"pipeline": "train_iris"}),
@@ -173,7 +174,7 @@ def test_runs_are_listed_by_task():
 def test_the_checker_knows_the_tasks(tmp_path):
     from conftest import copy_repo
 
-    from mlrepo import checks
+    from mlrepo.govern import checks
 
     root = copy_repo(tmp_path / "repo", git=False)
     (root / "conf/pipeline/estudy_vague.yaml").write_text(

@@ -427,7 +427,7 @@ def test_8_writers_x_25_runs_lose_nothing(stack):
 
 
 def test_the_listing_pages_in_parallel_and_matches_page_by_page(stack, monkeypatch):
-    from mlrepo import runs
+    from mlrepo.track import runs
 
     for key, value in stack.login().items():
         monkeypatch.setenv(key, value)

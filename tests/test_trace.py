@@ -33,7 +33,7 @@ def lineage(tmp_path, tracking_uri):
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    from mlrepo import tables, tracking
+    from mlrepo.track import tables, tracking
 
     uri = tracking.connect(tracking_uri)
     table = tmp_path / "data" / "iris_dataset_v1.parquet"

@@ -1,7 +1,7 @@
 """`python -m train pipeline=<name> [branch=production] [key=value ...]`: the Hydra entry point.
 
-It only composes the config; `mlrepo.runner` does the rest. `python -m train runs` lists runs
-(`mlrepo.runs`).
+It only composes the config; `mlrepo.run.runner` does the rest. `python -m train runs` lists runs
+(`mlrepo.track.runs`).
 """
 
 import sys
@@ -9,8 +9,8 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from mlrepo import runner
-from mlrepo.config import CONF_DIR, register_resolvers
+from mlrepo.run import runner
+from mlrepo.run.config import CONF_DIR, register_resolvers
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)
@@ -22,7 +22,7 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     runner.skip_final_collection()
     if sys.argv[1:2] == ["runs"]:
-        from mlrepo.runs import main as list_runs
+        from mlrepo.track.runs import main as list_runs
 
         sys.exit(list_runs(sys.argv[2:]))
     register_resolvers()

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from datasets.digits.common import PIXELS, SPLIT, SPLITS, TARGET, VERSIONS
-from mlrepo import tables
 from mlrepo.errors import UserError
+from mlrepo.track import tables
 
 
 def load_digits_frame() -> pd.DataFrame:
@@ -86,7 +86,7 @@ def materialize_table(table: str, data_dir: str | Path, pipeline: str = "dataset
     _, version = tables.parse_name(table)
     frame = build_table(version)
     # Imported by name: the table's identity covers the code that makes its rows, not the runner's.
-    metadata = importlib.import_module("mlrepo.tasks").table_metadata(pipeline)
+    metadata = importlib.import_module("mlrepo.run.tasks").table_metadata(pipeline)
     return tables.materialize(frame, table, data_dir, metadata)
 
 

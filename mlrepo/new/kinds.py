@@ -106,7 +106,7 @@ def model(args: argparse.Namespace, root: Path) -> Scaffold:
     name = names.model(args.name)
 
     def draw(files: dict[str, bytes]) -> None:
-        from mlrepo import diagrams
+        from mlrepo.govern import diagrams
 
         init, source = f"models/{name}/__init__.py", files[f"models/{name}/model.py"].decode()
         drawn = diagrams.update_source(files[init].decode(), diagrams.specs_from_source(source))
@@ -133,7 +133,7 @@ def model(args: argparse.Namespace, root: Path) -> Scaffold:
 )
 def pipeline(args: argparse.Namespace, root: Path) -> Scaffold:
     """`new pipeline NAME --model M --dataset D`: config, code and DVC stage, trainable as generated."""
-    from mlrepo.checks.base import Repo
+    from mlrepo.govern.checks.base import Repo
 
     tasks = list(Repo.open(root).settings["reserved_tasks"])
     name = names.pipeline(args.name, tasks)
@@ -244,7 +244,7 @@ def _sample_rows(pipeline: str, branch: str) -> str:
     """The input example of the pipeline's best FINISHED run, as CSV (the deploy's sample rows)."""
     import mlflow
 
-    from mlrepo import deploy as shipping
+    from mlrepo.ship import deploy as shipping
 
     run = shipping.choose_run(pipeline, branch)  # UserError with the command to train one
     with shipping.tracking_store(run.uri):

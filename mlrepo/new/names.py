@@ -1,4 +1,4 @@
-"""Names a `new` command accepts, judged by the checker's own rules (`mlrepo.checks`): one source of truth.
+"""Names a `new` command accepts, judged by the checker's rules (`mlrepo.govern.checks`): one truth.
 
 A bad name raises `UserError` (exit 2) with the rule's id, what it asks and how to fix it.
 """
@@ -8,9 +8,9 @@ from __future__ import annotations
 import keyword
 import re
 
-from mlrepo.checks import data, pipelines, structure
-from mlrepo.checks.base import Rule
 from mlrepo.errors import UserError
+from mlrepo.govern.checks import data, pipelines, structure
+from mlrepo.govern.checks.base import Rule
 
 DATASET = re.compile(r"^[a-z][a-z0-9_]*$")
 """A dataset folder is imported as `datasets.<name>`: a lower-case Python identifier."""
@@ -55,7 +55,7 @@ def pipeline(name: str, tasks: list[str]) -> str:
 
 def deploy_version(name: str) -> str:
     """Check a deploy version folder's name with the DEPLOY-SHAPE rule (`V<n>`, n >= 1)."""
-    from mlrepo.checks import names as rules
+    from mlrepo.govern.checks import names as rules
 
     problem = rules.problem("deploy", name)
     if problem:

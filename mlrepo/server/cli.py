@@ -49,7 +49,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def server_uri(explicit: str | None) -> str:
     """The tracking URI the command talks to (see the module docstring)."""
-    from mlrepo.runs import store_uri
+    from mlrepo.track.runs import store_uri
 
     return store_uri("production", explicit)
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from mlrepo import ROOT
 
 if TYPE_CHECKING:
-    from mlrepo.runs import RestReader
+    from mlrepo.track.runs import RestReader
 
 #: Where the indexes live (one file per server and user: permissions differ by user).
 INDEX_DIR = ROOT / ".mlflow" / "index"
@@ -167,7 +167,7 @@ def _count_is(experiment_ids: list[str], count: int, server: RestReader) -> bool
     otherwise answers something else, or an error, and the index is then not trusted.
     """
     from mlrepo.errors import UserError
-    from mlrepo.runs import _token
+    from mlrepo.track.runs import _token
 
     body: dict[str, Any] = {"experiment_ids": experiment_ids, "max_results": 2, **ORDER}
     if count:

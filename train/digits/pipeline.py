@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig
 
 from datasets.digits.common import CLASS_NAMES
-from mlrepo import tables, tracking
+from mlrepo.track import tables, tracking
 from models.DigitsCNN.model import DigitsCNN
 from train.digits.steps.ingest import ingest
 from train.digits.steps.metrics import epoch_metrics, evaluate, learning_curves, predicted_digits

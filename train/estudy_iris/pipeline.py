@@ -4,7 +4,8 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from datasets.iris.common import CLASS_NAMES
-from mlrepo import tasks, tracking
+from mlrepo.run import tasks
+from mlrepo.track import tracking
 from train.estudy_iris.steps.analyze import (
     importance_figure,
     pairwise_figure,

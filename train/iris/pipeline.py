@@ -4,7 +4,7 @@ from omegaconf import DictConfig
 from sklearn.pipeline import Pipeline
 
 from datasets.iris.common import CLASS_NAMES
-from mlrepo import tracking
+from mlrepo.track import tracking
 from train.iris.steps.ingest import ingest
 from train.iris.steps.metrics import evaluate
 from train.iris.steps.split import split

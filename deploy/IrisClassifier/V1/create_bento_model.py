@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root, for mlrepo
 
-from mlrepo.deploy import create_bento_model_main  # noqa: E402
+from mlrepo.ship.deploy import create_bento_model_main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(create_bento_model_main(__file__))

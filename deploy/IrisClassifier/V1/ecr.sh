@@ -5,7 +5,7 @@
 #   ./ecr.sh [--backend docker|podman] [--ecr-name NAME] [--region R] [--tag T]
 #            [--run-id ID] [--branch development|production]
 #
-# One implementation serves every deploy: mlrepo/ecr.sh (its environment and exit codes).
+# One implementation serves every deploy: mlrepo/ship/ecr.sh (its environment and exit codes).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-exec "$BASH" "$here/../../../mlrepo/ecr.sh" "$here" "$@"
+exec "$BASH" "$here/../../../mlrepo/ship/ecr.sh" "$here" "$@"

@@ -4,13 +4,13 @@
     make serve MODEL=IrisClassifier/V1     # http://127.0.0.1:3000: try it at /, the API at /docs
 
 The input schema is the model's signature (stored when the run was imported); the serving
-machinery (input checks, size limit, batching, the try-it page) is `mlrepo/serving.py`.
+machinery (input checks, size limit, batching, the try-it page) is `mlrepo/ship/serving.py`.
 """
 
 import bentoml
 import common
 
-from mlrepo import serving
+from mlrepo.ship import serving
 
 IMAGE = serving.image(
     # Pinned to Pipfile.lock (a test checks they agree). mlflow-skinny is enough to load the

@@ -4,13 +4,13 @@ class and the probability of every class: `{"predictions": [{"label": "setosa", 
 
     make serve MODEL=IrisClassifier/V2     # http://127.0.0.1:3000: try it at /, the API at /docs
 
-The same pipeline as V1 with a new output contract; the machinery is `mlrepo/serving.py`.
+The same pipeline as V1 with a new output contract; the machinery is `mlrepo/ship/serving.py`.
 """
 
 import bentoml
 import common
 
-from mlrepo import serving
+from mlrepo.ship import serving
 
 IMAGE = serving.image(
     # Pinned to Pipfile.lock (a test checks they agree).

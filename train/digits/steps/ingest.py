@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 
 from datasets.digits.dataset import materialize_table
-from mlrepo import tables
-from mlrepo.steps import step
+from mlrepo.run.steps import step
+from mlrepo.track import tables
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from datasets.digits.common import SPLITS
-from mlrepo.steps import step
+from mlrepo.run.steps import step
 
 
 @step

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from datasets.digits.common import PIXELS, SPLIT, SPLITS, TARGET
-from mlrepo.steps import step
+from mlrepo.run.steps import step
 from models.DigitsCNN.common import MAX_INK
 
 

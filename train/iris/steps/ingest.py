@@ -3,7 +3,7 @@
 import pandas as pd
 
 from datasets.iris.dataset import load_iris_frame
-from mlrepo.steps import step
+from mlrepo.run.steps import step
 
 
 @step

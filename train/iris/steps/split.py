@@ -3,7 +3,7 @@
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from mlrepo.steps import step
+from mlrepo.run.steps import step
 
 
 @step

@@ -335,7 +335,7 @@ def collect(client: Any, run_id: str, status: str | None = None) -> dict[str, An
     run = client.get_run(run_id)
     tags, params = dict(run.data.tags), dict(run.data.params)
     experiment = client.get_experiment(run.info.experiment_id).name
-    from mlrepo.tasks import task_of
+    from mlrepo.run.tasks import task_of
 
     task = task_of(tags.get("pipeline", experiment))
     figures: list[dict[str, str]] = []
@@ -464,8 +464,8 @@ def run(args: argparse.Namespace) -> int:
     """
     from mlflow.exceptions import MlflowException
 
-    from mlrepo import tracking
-    from mlrepo.runs import store_uri
+    from mlrepo.track import tracking
+    from mlrepo.track.runs import store_uri
 
     uri = tracking.connect(store_uri(args.branch, args.uri))
     try:

@@ -2,7 +2,7 @@
 
 A pipeline logs through this module (`tracking.log_metrics`, `tracking.log_confusion_matrix`,
 `tracking.set_input_example`), never through MLflow directly, so that tracking happens in
-one place. MLflow is imported inside the functions: `import mlrepo.tracking` is cheap.
+one place. MLflow is imported inside the functions: `import mlrepo.track.tracking` is cheap.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Runs that are alive say so: a heartbeat, LOST runs and their reaping, one run per `run.uid` at a time.
 
 MLflow has no heartbeat: a run whose process is killed (SIGKILL, the OOM killer, a lost SLURM
-node) stays RUNNING for ever. While `mlrepo.runner` trains, a daemon thread refreshes the tag
+node) stays RUNNING for ever. While `mlrepo.run.runner` trains, a daemon thread refreshes the tag
 `mlrepo.heartbeat` (epoch seconds) every `heartbeat.interval_s`; a RUNNING run whose last beat
 is older than `STALE_BEATS` intervals is LOST. `python -m train runs` shows it as LOST, and
 `reap` (`python -m mlrepo runs reap`, also run by the runner before it decides cached/retry)
@@ -33,7 +33,7 @@ TAG_ERROR = "mlrepo.error"
 #: A RUNNING run silent for this many intervals is LOST.
 STALE_BEATS = 4
 
-log = logging.getLogger("mlrepo.heartbeat")
+log = logging.getLogger("mlrepo.run.heartbeat")
 
 
 class Heartbeat(threading.Thread):
@@ -130,7 +130,7 @@ def reap(uri: str, records: Sequence[Any], reason: str | None = None) -> list[An
         return []
     from mlflow.tracking import MlflowClient
 
-    from mlrepo.tracking import with_busy_timeout
+    from mlrepo.track.tracking import with_busy_timeout
 
     client = MlflowClient(with_busy_timeout(uri))
     for record in records:
@@ -156,7 +156,7 @@ def reap_lost(uri: str, records: Sequence[Any]) -> list[Any]:
 
 def lock_dir(uri: str, cache: str | Path | None) -> Path:
     """Where run locks live: beside a SQLite store, else beside the step cache (shared storage)."""
-    from mlrepo.tracking import sqlite_path
+    from mlrepo.track.tracking import sqlite_path
 
     db = sqlite_path(uri)
     if db is not None:

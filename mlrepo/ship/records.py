@@ -2,7 +2,7 @@
 checks that turn a client's records into the frame the model expects.
 
 Plain Python (pandas imported inside the functions that build frames): this module travels
-inside every Bento, next to `mlrepo/serving.py`, and also serves `python -m mlrepo.deploy`.
+inside every Bento, next to `mlrepo/ship/serving.py`, and also serves `python -m mlrepo.ship.deploy`.
 
 A schema is a list of `(column, type)` pairs in the signature's order, with MLflow's column
 types (`double`, `float`, `long`, `integer`, `boolean`, `string`, `datetime`). JSON values are

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mlrepo.checks.base import DEFAULTS
-from mlrepo.checks.data import TABLE
-from mlrepo.checks.pipelines import name_ok
-from mlrepo.checks.structure import CAMEL, DATASET, VERSION
+from mlrepo.govern.checks.base import DEFAULTS
+from mlrepo.govern.checks.data import TABLE
+from mlrepo.govern.checks.pipelines import name_ok
+from mlrepo.govern.checks.structure import CAMEL, DATASET, VERSION
 
 KINDS = ("dataset", "model", "pipeline", "deploy", "table")
 """The kinds of names `problem` judges (`deploy` is a version folder: V1, V2...)."""
@@ -53,6 +53,6 @@ def problem(kind: str, name: str, tasks: Sequence[str] | None = None) -> str | N
 
 def _tasks() -> list[str]:
     from mlrepo import ROOT
-    from mlrepo.checks.base import Repo
+    from mlrepo.govern.checks.base import Repo
 
     return list(Repo.open(ROOT).settings.get("reserved_tasks", DEFAULTS["reserved_tasks"]))

@@ -1,7 +1,7 @@
 """Cached pipeline steps: a step that opts in with `@step` is computed once per key, then reused.
 
 A step's key hashes its code (the project files its module imports, transitively, found
-statically as `run.uid` finds a pipeline's, `mlrepo.identity.closure`), the arguments it
+statically as `run.uid` finds a pipeline's, `mlrepo.run.identity.closure`), the arguments it
 receives (config values as they are; an input that an upstream step returned by that step's
 key, anything else by its content) and the run's dataset version. Nothing else enters it.
 
@@ -45,14 +45,14 @@ from mlrepo import ROOT
 FORMAT = 1
 MANIFEST = "manifest.json"
 #: The modules whose edits do not change a step's key: the cache's own machinery.
-MACHINERY = ("mlrepo.steps",)
+MACHINERY = ("mlrepo.run.steps",)
 KEY_CHARS = 24
 #: Parquet as the cache writes it: LZ4 without dictionary pages reads back ~2x faster than the
 #: default (snappy + dictionaries): 0.2 s for a 128 MB float frame, measured on 2 busy cores.
 PARQUET = {"compression": "lz4", "use_dictionary": False}
 _CHUNK = 1 << 24
 
-log = logging.getLogger("mlrepo.steps")
+log = logging.getLogger("mlrepo.run.steps")
 
 
 class _Missing:
@@ -300,7 +300,7 @@ def step(
 
 def code_digest(source: Path, root: Path = ROOT) -> str:
     """A digest of `source` and every project file it imports (the cache's machinery left out)."""
-    from mlrepo.identity import closure
+    from mlrepo.run.identity import closure
 
     digest = hashlib.sha256()
     for path in closure([source], root, skip=MACHINERY):

@@ -139,7 +139,7 @@ def log_model(model: Any, input_example: Any) -> Any:
 
     Args:
         model: what `train(config)` returned.
-        input_example: a few input rows (see `mlrepo.tracking.set_input_example`), or None.
+        input_example: a few input rows (see `mlrepo.track.tracking.set_input_example`), or None.
 
     Returns:
         MLflow's `ModelInfo`.

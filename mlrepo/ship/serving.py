@@ -20,7 +20,7 @@ What it provides:
 - `Batcher`: the records of concurrent requests go to the model in one call.
 - Only a failure of the model itself is a 500, logged with its traceback.
 
-This module and `mlrepo/records.py` travel inside the Bento (`mlrepo/ecr.sh` stages them).
+This module and `mlrepo/ship/records.py` travel inside the Bento (`mlrepo/ship/ecr.sh` stages them).
 """
 
 import asyncio
@@ -35,9 +35,9 @@ from typing import Any
 import bentoml
 from pydantic import ConfigDict, Field, create_model
 
-from mlrepo import records as rec
+from mlrepo.ship import records as rec
 
-logger = logging.getLogger("mlrepo.serving")
+logger = logging.getLogger("mlrepo.ship.serving")
 
 BASE_IMAGE = "localbase:bookworm"
 """No image can be pulled here: `scripts/base-image.sh` builds this one (Debian's python3 + uv)."""

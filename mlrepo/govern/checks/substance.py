@@ -10,7 +10,7 @@ import ast
 import re
 from collections.abc import Iterator
 
-from mlrepo.checks.base import Repo, Rule, Violation
+from mlrepo.govern.checks.base import Repo, Rule, Violation
 
 PLACEHOLDER = Rule(
     "PLACEHOLDER",
@@ -78,7 +78,7 @@ def placeholders(text: str) -> Iterator[tuple[int, str]]:
 
 def _section_texts(doc: str) -> list[tuple[str, str, str]]:
     """The `(section, heading line text, body)` of each known heading of a model docstring."""
-    from mlrepo.checks.models import _HEADING, SECTIONS, _plain
+    from mlrepo.govern.checks.models import _HEADING, SECTIONS, _plain
 
     found = []
     matches = list(_HEADING.finditer(doc))

@@ -11,7 +11,7 @@ entry point with the command-line checks and exit codes:
 | 2    | a `UserError` inside `train` (a bad table name, an unsaveable model): the run is FAILED |
 | 130  | interrupted (Ctrl-C, SIGTERM): the run is KILLED |
 
-Before anything is imported for training, the run's identity (`mlrepo.identity`) and `mode`
+Before anything is imported for training, the run's identity (`mlrepo.run.identity`) and `mode`
 decide whether to train: `cached` (default) reports a FINISHED run with the same `run.uid`
 instead, `retry` trains only when the last such run FAILED or was KILLED, `force` always trains.
 A sweep exits 1 when any of its jobs failed.
@@ -31,12 +31,14 @@ from types import ModuleType
 
 from omegaconf import DictConfig, OmegaConf
 
-from mlrepo import ROOT, gitinfo, heartbeat, identity, runs, tasks, tracking
-from mlrepo.config import check_choices, compose
+from mlrepo import ROOT
 from mlrepo.errors import UserError
-from mlrepo.identity import Identity
+from mlrepo.run import heartbeat, identity, tasks
+from mlrepo.run.config import check_choices, compose
+from mlrepo.run.identity import Identity
+from mlrepo.track import gitinfo, runs, tracking
 
-log = logging.getLogger("mlrepo.runner")
+log = logging.getLogger("mlrepo.run.runner")
 
 EXIT_FAILED = 1
 EXIT_KILLED = 130
@@ -102,7 +104,7 @@ def launch(main: Callable[[], None], argv: Sequence[str] | None = None) -> None:
     if not multirun:
         main()
         return
-    from mlrepo import launcher, sweep
+    from mlrepo.run import launcher, sweep
 
     launcher.register()  # `launcher=local` names it; Hydra instantiates it
     try:
@@ -136,7 +138,7 @@ def skip_final_collection() -> None:
 
 def usage() -> str:
     """The `python -m train --help` text: usage, the pipelines and super-branches there are."""
-    from mlrepo.config import available
+    from mlrepo.run.config import available
 
     return "\n".join(
         [
@@ -177,7 +179,7 @@ def task(cfg: DictConfig) -> None:
         print(f"error: {exc}", file=sys.stderr)
         code = exc.exit_code
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        from mlrepo import sweep
+        from mlrepo.run import sweep
 
         sweep.record_job(int(hydra_cfg.job.num), code)
     elif code != 0:
@@ -203,7 +205,7 @@ def load_pipeline(code: str) -> ModuleType:
 
 def run_tags(cfg: DictConfig, git: gitinfo.GitInfo, ident: Identity | None = None) -> dict[str, str]:
     """The tags every run carries: pipeline, branch, identity, git state, dataset version, sweep."""
-    from mlrepo.sweep import job_tags
+    from mlrepo.run.sweep import job_tags
 
     tags = {
         "pipeline": str(cfg.pipeline.name),
@@ -300,7 +302,7 @@ def _log_config(cfg: DictConfig, overrides: Sequence[str]) -> None:
     import mlflow
     from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
-    from mlrepo.config import flatten
+    from mlrepo.run.config import flatten
 
     params = {
         key: value if len(value) <= MAX_PARAM_VAL_LENGTH else value[: MAX_PARAM_VAL_LENGTH - 3] + "..."
@@ -315,7 +317,7 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
     """Run the pipeline `cfg` names as one MLflow run and return the exit code.
 
     While it trains, the run keeps a heartbeat and holds the lock on its `run.uid`
-    (`mlrepo.heartbeat`): an identical run started meanwhile waits for it instead of training.
+    (`mlrepo.run.heartbeat`): an identical run started meanwhile waits for it instead of training.
 
     Args:
         cfg: the composed config (pipeline + super-branch + command line).
@@ -363,7 +365,7 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
     if claim is not None:
         cleanup.callback(claim.release)
     module = load_pipeline(str(cfg.pipeline.code))
-    from mlrepo import flavors
+    from mlrepo.track import flavors
 
     flavors.prepare(_user_imports(ident))  # before MLflow: see flavors.prepare
 
@@ -382,7 +384,7 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         _log_config(cfg, overrides)
-        from mlrepo import steps
+        from mlrepo.run import steps
 
         tag_step = lambda outcome: mlflow.set_tag(f"step.{outcome.name}", "hit" if outcome.hit else "miss")  # noqa: E731
         with steps.session_for(cfg, on_outcome=tag_step) as cached_steps:

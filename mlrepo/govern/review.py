@@ -32,8 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlrepo.checks.base import Repo, Rule, Violation
 from mlrepo.errors import UserError
+from mlrepo.govern.checks.base import Repo, Rule, Violation
 
 PR_MODEL_RUN = Rule(
     "PR-MODEL-RUN",
@@ -192,7 +192,7 @@ def compose_at(tree: Path, overrides: list[str]):  # noqa: ANN201 (DictConfig, i
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
-    from mlrepo.config import register_resolvers
+    from mlrepo.run.config import register_resolvers
 
     register_resolvers()
     GlobalHydra.instance().clear()
@@ -219,7 +219,7 @@ def pipeline_uid(tree: Path, pipeline: str, branch: str | None = None) -> tuple[
     """
     from omegaconf import OmegaConf
 
-    from mlrepo import identity
+    from mlrepo.run import identity
 
     defaults = compose_at(tree, [f"pipeline={pipeline}"])
     cfg = compose_at(tree, [f"pipeline={pipeline}", f"branch={branch}"]) if branch else defaults
@@ -228,7 +228,7 @@ def pipeline_uid(tree: Path, pipeline: str, branch: str | None = None) -> tuple[
 
 
 def _pipelines(repo: Repo) -> dict[str, dict]:
-    from mlrepo.checks.pipelines import pipeline_configs
+    from mlrepo.govern.checks.pipelines import pipeline_configs
 
     found = {}
     for path in pipeline_configs(repo):
@@ -270,7 +270,7 @@ def changed_pipelines(
 
 def configured_uri(tree: Path, pipeline: str, root: Path) -> str:
     """The tracking URI a run of `pipeline` would use: `MLFLOW_TRACKING_URI` or the composed config's."""
-    from mlrepo.tracking import resolve_uri
+    from mlrepo.track.tracking import resolve_uri
 
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return resolve_uri(os.environ["MLFLOW_TRACKING_URI"], root)
@@ -397,7 +397,7 @@ def check_director(pr: PullRequest, settings: dict, outcome: Outcome) -> None:
     The author comes from CI (`PR_AUTHOR`) or `--author`; approvals from `PR_APPROVED_BY` (a comma
     list the workflow fills). Locally, without them, it says the check runs in CI.
     """
-    from mlrepo.checks.environment import handles
+    from mlrepo.govern.checks.environment import handles
 
     guarded = [p.strip("/") for p in settings.get("director_paths") or ["Pipfile", "Pipfile.lock"]]
     touched = [p for p in pr.changed if any(p == g or p.startswith(g.rstrip("/") + "/") for g in guarded)]
@@ -432,7 +432,7 @@ def check_director(pr: PullRequest, settings: dict, outcome: Outcome) -> None:
 
 def check_added_data(pr: PullRequest, settings: dict, reported: set[str]) -> list[Violation]:
     """PR-ADDED-DATA: every file version the PR's commits add, judged by its size and bytes."""
-    from mlrepo.checks.data import data_problem
+    from mlrepo.govern.checks.data import data_problem
 
     if not pr.added:
         return []
@@ -511,7 +511,7 @@ def _sections(text: str) -> dict[str, str]:
 
 def check_body(body: str, template: str, settings: dict, model_change: bool, outcome: Outcome) -> None:
     """PR-BODY: Description and Motivation in real words (not the template's), a run id for a model."""
-    from mlrepo.checks.substance import real_words
+    from mlrepo.govern.checks.substance import real_words
 
     need = int(settings.get("pr_body_min_words", 5))
     sections, stock = _sections(body), _sections(template)
@@ -635,8 +635,9 @@ def pr_gates(
     Returns:
         Failures, warnings and notes.
     """
-    from mlrepo import ROOT, checks
-    from mlrepo.checks.base import merge_settings
+    from mlrepo import ROOT
+    from mlrepo.govern import checks
+    from mlrepo.govern.checks.base import merge_settings
 
     pr = describe(root, base, head or "HEAD", author, head_name)
     settings = merge_settings(_show(root, base, "conf/governance.yaml"))

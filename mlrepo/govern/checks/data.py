@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Iterator
 
-from mlrepo.checks.base import Repo, Rule, Violation, line_of
+from mlrepo.govern.checks.base import Repo, Rule, Violation, line_of
 
 TABLE_NAME = Rule(
     "TABLE-NAME",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlrepo.checks.base import Repo, Rule, Violation, line_of
+from mlrepo.govern.checks.base import Repo, Rule, Violation, line_of
 
 PIPELINE_NAME = Rule(
     "PIPELINE-NAME",

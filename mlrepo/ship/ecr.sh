@@ -11,13 +11,13 @@
 # Exit codes: 0 pushed, 1 a failed step, 2 a mistake in the command or a missing tool,
 # credential or model. The registry password goes through a pipe only: it is never printed.
 # The one implementation behind every deploy/<Model>/V<n>/ecr.sh, which calls it as
-#   mlrepo/ecr.sh <deploy folder> [flags...]
+#   mlrepo/ship/ecr.sh <deploy folder> [flags...]
 # The default --ecr-name is the deploy's MODEL_NAME (common.py) with '-' for '_'.
 set -euo pipefail
 
-HERE="$(cd "${1:?usage: mlrepo/ecr.sh <deploy folder> [flags]}" && pwd)"
+HERE="$(cd "${1:?usage: mlrepo/ship/ecr.sh <deploy folder> [flags]}" && pwd)"
 shift
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BASE_IMAGE="localbase:bookworm"
 
 backend="docker"
@@ -90,9 +90,10 @@ RUN_ID="" MODEL_TAG="" PIPELINE=""
 
 step "building the Bento"
 # The Bento is built from a staging folder: the deploy's files and the serving machinery.
-mkdir -p "$work/src/mlrepo"
+mkdir -p "$work/src/mlrepo/ship"
 cp -R "$HERE"/. "$work/src"
-cp "$ROOT/mlrepo/__init__.py" "$ROOT/mlrepo/records.py" "$ROOT/mlrepo/serving.py" "$work/src/mlrepo/"
+cp "$ROOT/mlrepo/__init__.py" "$work/src/mlrepo/"
+cp "$ROOT/mlrepo/ship/__init__.py" "$ROOT/mlrepo/ship/records.py" "$ROOT/mlrepo/ship/serving.py" "$work/src/mlrepo/ship/"
 bento_tag="$(cd "$work/src" && "$python" -m bentoml build -o tag . 2>"$work/build.err" | sed -n 's/^__tag__://p')" || true
 [ -n "$bento_tag" ] || { cat "$work/build.err" >&2; die "bentoml build failed." 1; }
 tag="${tag:-${bento_tag#*:}}"
@@ -150,7 +151,7 @@ else
     digest="$(sed -n 's/.*digest: \(sha256:[0-9a-f]*\).*/\1/p' "$work/push.log" | tail -1)"
 fi
 
-"$python" -m mlrepo.deploy tag-run --run-id "$RUN_ID" --pipeline "$PIPELINE" --branch "$branch" \
+"$python" -m mlrepo.ship.deploy tag-run --run-id "$RUN_ID" --pipeline "$PIPELINE" --branch "$branch" \
     "deploy.image_uri=$image" "deploy.image_digest=$digest" "deploy.bento_tag=$bento_tag"
 echo "image: $image"
 echo "digest: $digest"

@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlrepo.checks.base import Repo, Rule, Violation
+from mlrepo.govern.checks.base import Repo, Rule, Violation
 
 PIPFILE_LOCK = Rule(
     "PIPFILE-LOCK",

@@ -279,7 +279,7 @@ def reader(uri: str, refresh: bool = False) -> SqliteReader | RestReader | Clien
 
     `refresh`: a tracking server's reader fetches every run instead of using its local index.
     """
-    from mlrepo.tracking import sqlite_path
+    from mlrepo.track.tracking import sqlite_path
 
     db = sqlite_path(uri)
     if db is not None:
@@ -316,9 +316,9 @@ def describe(record: RunRecord) -> tuple[str, str]:
 def table(records: Sequence[RunRecord], now: float | None = None) -> str:
     """Format runs as a table: STATUS, PIPELINE, UID, RUN, CHANGED, METRIC, AGE.
 
-    A RUNNING run whose heartbeat stopped shows as LOST (`mlrepo.heartbeat`).
+    A RUNNING run whose heartbeat stopped shows as LOST (`mlrepo.run.heartbeat`).
     """
-    from mlrepo.heartbeat import shown_status
+    from mlrepo.run.heartbeat import shown_status
 
     header = ("STATUS", "PIPELINE", "UID", "RUN", "CHANGED", "METRIC", "AGE")
     rows = [header]
@@ -336,7 +336,7 @@ def table(records: Sequence[RunRecord], now: float | None = None) -> str:
 
 def reap(uri: str) -> list[RunRecord]:
     """End FAILED every RUNNING run of the store `uri` whose heartbeat stopped; return them."""
-    from mlrepo import heartbeat
+    from mlrepo.run import heartbeat
 
     running = reader(uri).search(status="RUNNING", limit=100000)
     return heartbeat.reap(uri, [r for r in running if heartbeat.is_lost(r)])
@@ -346,7 +346,7 @@ def store_uri(branch: str = "development", explicit: str | None = None) -> str:
     """The store a command reads: `--uri`, else MLFLOW_TRACKING_URI, else the super-branch's."""
     from omegaconf import OmegaConf
 
-    from mlrepo.tracking import resolve_uri
+    from mlrepo.track.tracking import resolve_uri
 
     if explicit:
         return resolve_uri(explicit)
@@ -393,12 +393,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 limit=args.limit,
             )
             if args.status == "LOST":
-                from mlrepo.heartbeat import is_lost
+                from mlrepo.run.heartbeat import is_lost
 
                 found = [r for r in found if is_lost(r)]
             if not found:
                 return "No runs match."
-            from mlrepo.tasks import group_runs
+            from mlrepo.run.tasks import group_runs
 
             groups = group_runs(found)
             if len(groups) == 1:

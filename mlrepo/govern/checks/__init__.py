@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from mlrepo.checks import code, data, environment, models, pipelines, structure, substance
-from mlrepo.checks.base import Repo, Rule, Violation
+from mlrepo.govern.checks import code, data, environment, models, pipelines, structure, substance
+from mlrepo.govern.checks.base import Repo, Rule, Violation
 
 FAMILIES = (structure, code, substance, models, pipelines, data, environment)
 """Every rule family, in the order reports list them."""

@@ -7,7 +7,7 @@ what the jobs need once in the launching process, then forks one child per job (
 `n_jobs` at a time): children start warm. Rules:
 
 - **Fork only when it is safe.** TensorFlow (and torch, jax) is not fork-safe once imported:
-  when a swept pipeline's source imports one of them (found statically, as `mlrepo.identity`
+  when a swept pipeline's source imports one of them (found statically, as `mlrepo.run.identity`
   finds the sources), or the launching process already imported one, or the config says
   `hydra.launcher.backend: loky`, the jobs run in spawned loky workers (Hydra's joblib
   launcher) as before.
@@ -19,7 +19,7 @@ what the jobs need once in the launching process, then forks one child per job (
   sweep goes on. Ctrl-C: children end their runs KILLED, the sweep ends KILLED.
 
 Hydra instantiates launchers only from the `hydra_plugins` namespace: `register()` (called by
-`mlrepo.runner.launch` for a multirun) registers the class under `PLUGIN_NAME`, the `_target_`
+`mlrepo.run.runner.launch` for a multirun) registers the class under `PLUGIN_NAME`, the `_target_`
 that `conf/launcher/local.yaml` names.
 """
 
@@ -54,7 +54,7 @@ FORK_UNSAFE = ("tensorflow", "keras", "torch", "jax")
 #: usually got the terminal's SIGINT themselves), then terminated.
 GRACE_S = 2.0
 #: What every job imports lazily while it logs a run (measured with `python -X importtime`).
-WARM = ("mlflow", "mlflow.tracking", "mlflow.pyfunc", "mlflow.pyfunc.loaders", "mlrepo.flavors", "git",
+WARM = ("mlflow", "mlflow.tracking", "mlflow.pyfunc", "mlflow.pyfunc.loaders", "mlrepo.track.flavors", "git",
         "matplotlib.pyplot", "hydra_plugins.hydra_joblib_launcher._core")  # fmt: skip
 #: Process-wide caches that logging a model fills on first use: MLflow maps installed modules
 #: to packages (for the model's requirements) by reading every distribution's metadata, 3-4 s.
@@ -63,7 +63,7 @@ WARM_CALLS = (("mlflow.utils.requirements_utils", "_init_modules_to_packages_map
 FLAVOR_EXTRAS = {"sklearn": ("skops.io",)}
 STOP_S = 30.0
 
-log = logging.getLogger("mlrepo.launcher")
+log = logging.getLogger("mlrepo.run.launcher")
 
 
 def register() -> None:
@@ -77,7 +77,7 @@ def register() -> None:
     # `_target_` by name: give it an alias module holding a same-behaviour subclass, instead of
     # a top-level `hydra_plugins/` folder in the repository.
     module_name, _, name = PLUGIN_NAME.rpartition(".")
-    module = types.ModuleType(module_name, "Alias of mlrepo.launcher for Hydra's plugin lookup.")
+    module = types.ModuleType(module_name, "Alias of mlrepo.run.launcher for Hydra's plugin lookup.")
     setattr(module, name, type(name, (LocalLauncher,), {"__module__": module_name}))
     sys.modules[module_name] = module
     plugins.register(getattr(module, name))
@@ -111,7 +111,7 @@ def pipeline_codes(job_overrides: Iterable[Sequence[str]], default: str, conf_di
 
 def third_party_imports(code: str, root: Path = ROOT) -> set[str]:
     """The top-level names of the non-project modules `train/<code>/pipeline.py` imports, transitively."""
-    from mlrepo.identity import PROJECT_PACKAGES, _imports, source_files
+    from mlrepo.run.identity import PROJECT_PACKAGES, _imports, source_files
 
     names = set()
     for path in source_files(code, root):
@@ -155,8 +155,8 @@ def warm_up(codes: Sequence[str], root: Path = ROOT) -> list[str]:
     inside functions), MLflow and what logging a run imports lazily, and the MLflow flavour of
     each library the pipeline uses with what it saves models with (`mlflow.sklearn`, `skops.io`).
     """
-    from mlrepo import runner
-    from mlrepo.identity import PROJECT_PACKAGES, _imports, source_files
+    from mlrepo.run import runner
+    from mlrepo.run.identity import PROJECT_PACKAGES, _imports, source_files
 
     wanted = list(WARM)
     for code in codes:
@@ -254,7 +254,7 @@ class LocalLauncher(JoblibLauncher):
         """Launch the jobs, at most `n_jobs` at a time, and return their results in job order."""
         from hydra.core.utils import configure_log, filter_overrides, setup_globals
 
-        from mlrepo.config import CONF_DIR
+        from mlrepo.run.config import CONF_DIR
 
         assert self.config is not None and self.task_function is not None and self.hydra_context is not None
         codes = pipeline_codes(job_overrides, str(self.config.pipeline.code), CONF_DIR)
@@ -328,7 +328,7 @@ class _Pool:
         if status is None:
             # The child died before reporting (killed, out of memory, a crash in C code): count
             # the job as failed the way jobs report failures, unless it recorded its own code.
-            from mlrepo import sweep
+            from mlrepo.run import sweep
 
             code = _exit_code(process) or 1
             print(

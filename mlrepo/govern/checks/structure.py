@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlrepo.checks.base import Repo, Rule, Violation
+from mlrepo.govern.checks.base import Repo, Rule, Violation
 
 DATASET_LAYOUT = Rule(
     "DATASET-LAYOUT",

@@ -6,7 +6,7 @@ import ast
 import re
 from collections.abc import Iterator
 
-from mlrepo.checks.base import Repo, Rule, Violation
+from mlrepo.govern.checks.base import Repo, Rule, Violation
 
 DOCSTRING = Rule(
     "DOCSTRING",

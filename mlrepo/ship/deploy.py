@@ -1,13 +1,13 @@
 """Machinery shared by deploys (`deploy/<Model>/V<n>/`): find the run to ship, import it into
 BentoML with its input contract, predict from the command line or a CSV, serve, record lineage
-on the run. The service itself is `mlrepo/serving.py`; the ECR push is `mlrepo/ecr.sh`.
+on the run. The service itself is `mlrepo/ship/serving.py`; the ECR push is `mlrepo/ship/ecr.sh`.
 
 Command line (what `make predict`, `make predict-batch` and `ecr.sh` call):
 
-    python -m mlrepo.deploy predict --model IrisClassifier/V1 5.1 3.5 1.4 0.2
-    python -m mlrepo.deploy predict-batch --model IrisClassifier/V1 --file rows.csv [--out out.csv]
-    python -m mlrepo.deploy serve --model IrisClassifier/V1 [--port 3000]
-    python -m mlrepo.deploy tag-run --run-id ID deploy.image_uri=... deploy.image_digest=...
+    python -m mlrepo.ship.deploy predict --model IrisClassifier/V1 5.1 3.5 1.4 0.2
+    python -m mlrepo.ship.deploy predict-batch --model IrisClassifier/V1 --file rows.csv [--out out.csv]
+    python -m mlrepo.ship.deploy serve --model IrisClassifier/V1 [--port 3000]
+    python -m mlrepo.ship.deploy tag-run --run-id ID deploy.image_uri=... deploy.image_digest=...
 
 MLflow and BentoML are imported inside the functions that need them.
 """
@@ -25,8 +25,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mlrepo import ROOT, records
+from mlrepo import ROOT
 from mlrepo.errors import UserError
+from mlrepo.ship import records
 
 DEPLOY_DIR = ROOT / "deploy"
 MODEL_ARTIFACT = "model"
@@ -96,8 +97,8 @@ def pipeline_setup(pipeline: str, branch: str) -> tuple[str, str]:
     Returns:
         `(uri, metric)`: the URI resolved as the runner does (MLFLOW_TRACKING_URI wins).
     """
-    from mlrepo.config import compose
-    from mlrepo.tracking import resolve_uri
+    from mlrepo.run.config import compose
+    from mlrepo.track.tracking import resolve_uri
 
     cfg = compose([f"pipeline={pipeline}", f"branch={branch}"])
     return resolve_uri(str(cfg.tracking.uri)), str(cfg.pipeline.metric)
@@ -116,7 +117,7 @@ def choose_run(pipeline: str, branch: str = "development", run_id: str | None = 
     Raises:
         UserError: the run does not exist, is not FINISHED, or no run qualifies.
     """
-    from mlrepo.runs import reader
+    from mlrepo.track.runs import reader
 
     uri, metric = pipeline_setup(pipeline, branch)
     found = reader(uri).search([pipeline], limit=100000)
@@ -188,7 +189,7 @@ def input_contract(run: ChosenRun, sample_input: Path) -> tuple[list[tuple[str, 
     import mlflow
     import pandas as pd
 
-    from mlrepo import records
+    from mlrepo.ship import records
 
     with tracking_store(run.uri):
         info = mlflow.models.get_model_info(f"runs:/{run.run_id}/{MODEL_ARTIFACT}")
@@ -411,7 +412,7 @@ def predict_one(common: ModuleType, values: Sequence[str]) -> str:
 def serve(common: ModuleType, deploy: str, host: str, port: int) -> int:
     """Run `bentoml serve` for the deploy in its folder, after checking its model is imported.
 
-    The repository root goes on PYTHONPATH so that `service.py` finds `mlrepo.serving`.
+    The repository root goes on PYTHONPATH so that `service.py` finds `mlrepo.ship.serving`.
 
     Raises:
         UserError: the model is not in the BentoML store (says which command imports it).
@@ -440,13 +441,13 @@ def serve(common: ModuleType, deploy: str, host: str, port: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m mlrepo.deploy predict|predict-batch|serve|tag-run ...`.
+    """`python -m mlrepo.ship.deploy predict|predict-batch|serve|tag-run ...`.
 
     Returns:
         The exit code: 0 done, 1 some rows of a batch were bad (the output is still written),
         2 a mistake in the command.
     """
-    parser = argparse.ArgumentParser(prog="python -m mlrepo.deploy", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mlrepo.ship.deploy", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     one = sub.add_parser("predict", help="predict one record given as values")
     one.add_argument("--model", required=True, help="the deploy, e.g. IrisClassifier/V1")

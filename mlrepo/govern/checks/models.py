@@ -8,8 +8,8 @@ import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 
-from mlrepo import diagrams
-from mlrepo.checks.base import Repo, Rule, Violation, line_of
+from mlrepo.govern import diagrams
+from mlrepo.govern.checks.base import Repo, Rule, Violation, line_of
 
 MODEL_DOCS = Rule(
     "MODEL-DOCS",

@@ -24,7 +24,7 @@ ENV_ID = "MLREPO_SWEEP_ID"
 ENV_PARENT = "MLREPO_SWEEP_PARENT_RUN"
 ENV_DIR = "MLREPO_SWEEP_DIR"
 
-log = logging.getLogger("mlrepo.sweep")
+log = logging.getLogger("mlrepo.run.sweep")
 
 
 class _Outcome:
@@ -134,7 +134,7 @@ class SweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Create the sweep's folder and parent run, export them to the jobs, start the bar."""
-        from mlrepo import tracking
+        from mlrepo.track import tracking
 
         sweep_id = uuid.uuid4().hex[:12]
         overrides = list(config.hydra.overrides.task)
@@ -194,7 +194,7 @@ class SweepCallback(Callback):
         status = "FINISHED" if failed == 0 else "FAILED"
         client = MlflowClient(self.uri)
         client.set_tag(self.parent, "sweep.failed", str(failed))
-        from mlrepo import card  # the parent's card compares its children
+        from mlrepo.track import card  # the parent's card compares its children
 
         client.log_text(self.parent, card.build(self.parent, self.uri, status=status), card.ARTIFACT)
         client.set_terminated(self.parent, status=status)
@@ -231,8 +231,9 @@ def cached_jobs(config: DictConfig, overrides: list[str]) -> list[Any] | None:
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from mlrepo import runner, runs, tracking
-    from mlrepo.config import compose
+    from mlrepo.run import runner
+    from mlrepo.run.config import compose
+    from mlrepo.track import runs, tracking
 
     sweeper = str(OmegaConf.select(config, "hydra.sweeper._target_", default="") or "")
     if sweeper and not sweeper.endswith("BasicSweeper"):

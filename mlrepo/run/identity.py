@@ -83,7 +83,7 @@ def changed_values(
     """The identity keys of `flat` whose value differs from `defaults` (a removed key maps to `~`).
 
     Args:
-        flat: the run's flattened config (`mlrepo.config.flatten`).
+        flat: the run's flattened config (`mlrepo.run.config.flatten`).
         defaults: the flattened reference config (the same groups, no value overrides).
         ignore: non-identity dotted prefixes.
 
@@ -157,7 +157,7 @@ def source_files(code: str, root: Path = ROOT) -> list[Path]:
 def closure(starts: Sequence[Path], root: Path = ROOT, skip: Sequence[str] = ()) -> list[Path]:
     """Every project file the files `starts` import, transitively (statically), with `starts`.
 
-    The scan behind `source_files`, and behind a cached step's code key (`mlrepo.steps`).
+    The scan behind `source_files`, and behind a cached step's code key (`mlrepo.run.steps`).
 
     Args:
         starts: the files to start from (under `root`).
@@ -235,7 +235,7 @@ def compute(cfg: DictConfig, defaults: DictConfig, root: Path = ROOT) -> Identit
     Returns:
         The identity, with its uid.
     """
-    from mlrepo.config import flatten
+    from mlrepo.run.config import flatten
 
     ignore = ignored_keys(cfg)
     changed = changed_values(flatten(cfg), flatten(defaults), ignore)

@@ -11,7 +11,7 @@ of `conf/governance.yaml`, or `<model&version>-<dataset&version>` for training):
 - `estudy_*` (`study_*`): a report (markdown or HTML) stored as `report.html`, or None; the
   run is tagged `study.of=<run id>` and the studied run `studied.by=<run id>`.
 
-Every run then logs its card (`mlrepo.card`). A study names what it studies in `study.of`
+Every run then logs its card (`mlrepo.track.card`). A study names what it studies in `study.of`
 (a run id, `models:/<name>@<alias>`, or `best:<pipeline>`); `prepare` resolves it to a run id
 (`study.run_id`) before the run identity is computed, so a study of another run is another run.
 MLflow is imported inside the functions.
@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mlrepo.errors import UserError
 
-log = logging.getLogger("mlrepo.tasks")
+log = logging.getLogger("mlrepo.run.tasks")
 
 TASKS = ("train", "dataset", "estudy", "study")
 """The reserved tasks, in the order listings show them (`estudy` is the team's spelling of study)."""
@@ -67,7 +67,7 @@ def group(names: Iterable[str]) -> dict[str, list[str]]:
 
 
 def group_runs(records: Sequence[Any]) -> dict[str, list[Any]]:
-    """Runs (`mlrepo.runs.RunRecord`) by the task of their pipeline, tasks in the order of `TASKS`."""
+    """Runs (`mlrepo.track.runs.RunRecord`) by the task of their pipeline, tasks in the order of `TASKS`."""
     out: dict[str, list[Any]] = {}
     for record in records:
         out.setdefault(task_of(record.tags.get("pipeline", record.experiment)), []).append(record)
@@ -120,7 +120,7 @@ def resolve(target: str, uri: str) -> str:
     Raises:
         UserError: the target names no run.
     """
-    from mlrepo import runs
+    from mlrepo.track import runs
 
     if _RUN_ID.match(target):
         return target
@@ -159,7 +159,7 @@ def mode_for(cfg: DictConfig, mode: str, uid: str) -> str:
     """
     if mode == "force" or task_of(str(cfg.pipeline.name)) != "dataset":
         return mode
-    from mlrepo import tables
+    from mlrepo.track import tables
 
     path = tables.path_of(str(cfg.data.table), str(cfg.paths.data))
     if path.exists() and tables.metadata_of(path).get("run_uid") == uid:
@@ -174,8 +174,8 @@ def table_metadata(pipeline: str) -> dict[str, str]:
     Code that materializes the same table without a run (a pipeline that finds it missing)
     writes the same bytes with it, so the md5 stays the one `dvc.lock` records.
     """
-    from mlrepo.config import compose
-    from mlrepo.runner import identity_of
+    from mlrepo.run.config import compose
+    from mlrepo.run.runner import identity_of
 
     choice = [f"pipeline={pipeline}"]
     return {"run_uid": identity_of(compose(choice), choice).uid, "pipeline": pipeline}
@@ -197,7 +197,7 @@ def handle(cfg: DictConfig, product: Any, run_id: str) -> None:
         _store_report(cfg, product, run_id)
     else:
         _store_model(cfg, product)
-    from mlrepo import card
+    from mlrepo.track import card
 
     card.log_card(run_id)
 
@@ -207,7 +207,7 @@ def log_failed_card(run_id: str) -> None:
 
     A card that cannot be drawn there is a warning only: the run's own error is what to report.
     """
-    from mlrepo import card
+    from mlrepo.track import card
 
     try:
         card.log_card(run_id, status="FAILED")
@@ -218,8 +218,8 @@ def log_failed_card(run_id: str) -> None:
 def _store_model(cfg: DictConfig, model: Any) -> None:
     import mlflow
 
-    from mlrepo import tracking
-    from mlrepo.flavors import log_model
+    from mlrepo.track import tracking
+    from mlrepo.track.flavors import log_model
 
     if model is None:
         raise NothingReturnedError(
@@ -237,7 +237,7 @@ def _store_table(cfg: DictConfig, frame: Any) -> None:
     import mlflow
     import pandas as pd
 
-    from mlrepo import tables
+    from mlrepo.track import tables
 
     if not isinstance(frame, pd.DataFrame):
         raise NothingReturnedError(
@@ -272,7 +272,7 @@ def _store_report(cfg: DictConfig, report: Any, run_id: str) -> None:
             f"{cfg.pipeline.name} is a study: return its report (markdown or HTML text) or None."
         )
     if report:
-        from mlrepo.card import report_html
+        from mlrepo.track.card import report_html
 
         mlflow.log_text(report_html(report, title=str(cfg.pipeline.name)), REPORT)
     if studied:

@@ -21,7 +21,7 @@ from mlrepo.errors import UserError
 if TYPE_CHECKING:
     import pandas as pd
 
-log = logging.getLogger("mlrepo.tables")
+log = logging.getLogger("mlrepo.track.tables")
 
 NAME = re.compile(r"^(?P<model>[a-z][a-z0-9]*)_dataset_(?P<version>v[0-9]+)$")
 """A table's name: `<model-name>_dataset_<version>`, e.g. `cnnv1_dataset_v1`."""

@@ -1,0 +1,1 @@
+"""Governance: the repository's rules, class diagrams, pull-request gates, pruning closed branches' runs."""

@@ -1,0 +1,1 @@
+"""Shipping: import a run into BentoML, the service every deploy serves, its input contract, the ECR push."""

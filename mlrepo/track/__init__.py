@@ -1,0 +1,1 @@
+"""Tracking: where runs go, reading and listing them, model flavours, git state, tables, run cards."""
