@@ -154,7 +154,7 @@ def test_the_runner_ends_an_unsaveable_model_failed_with_one_paragraph(repo_copy
 )
 def test_prepare_imports_skops_before_mlflow_only_for_a_scikit_learn_pipeline(imported, loaded):
     code = (
-        "import sys; from mlrepo import flavors; "
+        "import sys; from mlrepo.track import flavors; "
         f"flavors.prepare({sorted(imported)!r}); print('skops.io' in sys.modules, 'mlflow' in sys.modules)"
     )
     done = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
