@@ -6,6 +6,7 @@ runs, so that a handful of runs makes a listing "longer than one page".
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -150,3 +151,16 @@ def test_a_short_or_filtered_listing_does_not_use_the_index(listing, server, tmp
     assert len(RestReader(server).search([name], limit=2)) == 1
     assert len(RestReader(server).search([name], status="FINISHED", limit=1000)) == 1
     assert not (tmp_path / "index").exists()
+
+
+def test_the_runs_of_a_deleted_experiment_leave_the_index(listing, server, tmp_path):
+    list_runs, client, exp, _ = listing
+    other = client.create_experiment(f"other-{tmp_path.name}")
+    gone = {finished(client, other) for _ in range(3)}
+    RestReader(server).search([f"other-{tmp_path.name}"], limit=1000)
+    (index_file,) = (tmp_path / "index").glob("*.json")
+    assert gone <= set(json.loads(index_file.read_text())["runs"])
+    client.delete_experiment(other)
+    kept = finished(client, exp)
+    assert set(list_runs()) == {kept}
+    assert set(json.loads(index_file.read_text())["runs"]) == {kept}

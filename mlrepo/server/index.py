@@ -85,13 +85,21 @@ class RunIndex:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def runs(self, experiment_ids: list[str], server: RestReader, refresh: bool = False) -> list[dict]:
+    def runs(
+        self,
+        experiment_ids: list[str],
+        server: RestReader,
+        refresh: bool = False,
+        alive: set[str] | None = None,
+    ) -> list[dict]:
         """Every active run of the experiments, as `runs/search` answers them, and update the index.
 
         Args:
             experiment_ids: the experiments to list.
             server: the server's reader (`post` a request, follow a search's `pages`).
             refresh: fetch every run again instead of what changed.
+            alive: every active experiment on the server, when known: the index forgets the
+                runs of any other (a deleted experiment's runs would otherwise stay in the file).
 
         Returns:
             The runs (REST JSON objects: `info`, `data`), in no particular order.
@@ -99,6 +107,10 @@ class RunIndex:
         state = self._load()
         known: dict[str, dict] = state["runs"]
         synced: dict[str, dict] = state["experiments"]
+        gone = set() if alive is None else set(synced) - alive
+        if gone:
+            known = {rid: run for rid, run in known.items() if run["info"]["experiment_id"] not in gone}
+            synced = {eid: seen for eid, seen in synced.items() if eid not in gone}
         cold = [e for e in experiment_ids if refresh or e not in synced]
         warm = [e for e in experiment_ids if e not in cold]
         current: dict[str, dict] = {}
@@ -119,7 +131,7 @@ class RunIndex:
                 current[run["info"]["run_id"]] = run
         listed = set(experiment_ids)
         before = {rid: run for rid, run in known.items() if run["info"]["experiment_id"] in listed}
-        if current != before or not listed <= set(synced):
+        if gone or current != before or not listed <= set(synced):
             known = {rid: run for rid, run in known.items() if rid not in before}
             known.update(current)
             for eid in experiment_ids:

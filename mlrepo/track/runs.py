@@ -143,7 +143,8 @@ class RestReader:
         A listing longer than one page with no filter goes through the local run index
         (`mlrepo.server.index`): the server is asked only for the runs that changed.
         """
-        found = self.post("experiments/search", {"max_results": 1000}).get("experiments", [])
+        answer = self.post("experiments/search", {"max_results": 1000})
+        found = answer.get("experiments", [])
         names = {e["experiment_id"]: e["name"] for e in found if not experiments or e["name"] in experiments}
         if not names:
             return []
@@ -161,7 +162,8 @@ class RestReader:
         from mlrepo.server.index import RunIndex
 
         user = (credentials(self.base) or (None, None))[0]
-        runs = RunIndex.for_server(self.base, user).runs(list(names), self, self.refresh)
+        alive = None if answer.get("next_page_token") else {e["experiment_id"] for e in found}
+        runs = RunIndex.for_server(self.base, user).runs(list(names), self, self.refresh, alive)
         records = [_record(run, names) for run in runs]
         records.sort(key=lambda r: (r.start_time, r.run_id), reverse=True)
         return records[:limit]
