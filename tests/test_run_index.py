@@ -135,10 +135,11 @@ def test_refresh_and_a_damaged_index_fetch_everything(listing, tmp_path):
     list_runs()
     (index_file,) = (tmp_path / "index").glob("*.json")
     assert index_file.stat().st_mode & 0o777 == 0o600
-    index_file.write_text("{not json")
-    searches.clear()
-    assert set(list_runs()) == ids
-    assert len(unfiltered(searches)) == 1
+    for damaged in ("{not json", '{"version": 1, "experiments": {"1": {}}, "runs": {"r": {}}}', "[]"):
+        index_file.write_text(damaged)
+        searches.clear()
+        assert set(list_runs()) == ids
+        assert len(unfiltered(searches)) == 1
     searches.clear()
     assert set(list_runs(refresh=True)) == ids
     assert len(unfiltered(searches)) == 1

@@ -65,13 +65,19 @@ class RunIndex:
         return cls(INDEX_DIR / f"{key}.json")
 
     def _load(self) -> dict[str, Any]:
+        """The index as saved; an empty one for a missing, damaged or other-version file."""
+        empty = {"version": VERSION, "experiments": {}, "runs": {}}
         try:
             state = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {"version": VERSION, "experiments": {}, "runs": {}}
-        if state.get("version") != VERSION:
-            return {"version": VERSION, "experiments": {}, "runs": {}}
-        return state
+            experiments, runs = state["experiments"], state["runs"]
+            whole = (
+                state["version"] == VERSION
+                and all(isinstance(seen, dict) for seen in experiments.values())
+                and all({"run_id", "experiment_id", "status"} <= set(run["info"]) for run in runs.values())
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return empty
+        return state if whole else empty
 
     def _save(self, state: dict[str, Any]) -> None:
         """Write atomically (temp + rename): two listings at once leave one whole index."""
