@@ -1,4 +1,4 @@
-"""`python -m mlrepo check|diagrams|new|pr-check|prune|rules|cache|runs`: the repository's gates, and more.
+"""`python -m mlrepo check|diagrams|new|pr-check|prune|rules|cache|runs|fuzz|...`: the gates, and more.
 
 Exit codes: 0 clean, 1 a rule is broken (each violation printed as `RULE-ID path:line message`
 with how to fix it), 2 a mistake in the command (one paragraph, no traceback).
@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("action", choices=("reap",))
     runs.add_argument("--branch", default="development", help="the super-branch whose store to reap")
     runs.add_argument("--uri", default=None, help="default: $MLFLOW_TRACKING_URI, else the branch's store")
+    from mlrepo.ship import fuzz
+
+    fuzz.add_arguments(sub.add_parser("fuzz", help="fuzz a served deploy from its OpenAPI (Schemathesis)"))
     from mlrepo.server import cli as server_cli  # users, promote, trace (the team server)
 
     server_cli.add_commands(sub)
@@ -245,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
             from mlrepo.track import card
 
             return card.run(args)
+        if args.command == "fuzz":
+            from mlrepo.ship import fuzz
+
+            return fuzz.run(args)
         if args.command == "new":
             from mlrepo import new
 

@@ -76,6 +76,10 @@ BAD_INPUTS = [
     ("non-UTF-8 bytes", b'{"records": [{"sepal_length": "\xff\xfe"}]}', JSON, 400, ["UTF-8"]),
     ("too many records", json.dumps({"records": [GOOD] * 1001}).encode(), JSON, 400, ["1001", "at most"]),
     ("declared body over the limit", b'{"records": [' + b" " * 1_100_000 + b"]}", JSON, 413, ["limit"]),
+    # Found by `make fuzz` (mlrepo/ship/fuzz.py); each was a 500 or a schema-valid body refused.
+    ("fuzz: largest double, a 500", _raw(b"1.7976931348623157e+308"), JSON, 400, ["out of range"]),
+    ("fuzz: 1e101", _raw(b"-1e101"), JSON, 400, ["sepal_length", "at most 1e+100"]),
+    ("fuzz: no body at all", b"", "", 400, ["JSON"]),
 ]  # fmt: skip
 
 

@@ -35,6 +35,8 @@ def test_tensor_or_missing_signatures_are_refused_with_the_reason():
         ({"size": 2**63}, "'size' is out of range for a long"),
         ({"size": True}, "'size' must be an integer"),
         ({"f": 1e39}, "'f' is out of range for a float"),
+        ({"weight": 1.7976931348623157e308}, "'weight' is out of range for a double"),  # make fuzz: a 500
+        ({"weight": -1e101}, "at most 1e+100 in magnitude"),
         ({"weight": float("nan")}, "'weight' is nan (NaN or infinite)"),
         ({"weight": "2"}, "'weight' must be a number, got str"),
         ({"ok": 1}, "'ok' must be true or false"),
@@ -48,6 +50,7 @@ def test_each_bad_value_is_named_by_its_column(change, message):
 
 def test_good_records_pass_and_become_the_signature_dtypes():
     assert records.check_records([GOOD, {**GOOD, "size": 4.0}], SCHEMA)  # 4.0 is an integer
+    assert records.check_records([{**GOOD, "weight": -1e100, "size": 2**63 - 1}], SCHEMA)  # the bounds
     frame = records.to_frame([GOOD, {**GOOD, "weight": 3.25}], SCHEMA)
     assert list(frame.columns) == [c for c, _ in SCHEMA]
     assert [str(t) for t in frame.dtypes[1:]] == ["int64", "bool", "float64", "float32"]

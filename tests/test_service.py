@@ -7,6 +7,7 @@ import importlib
 import json
 import logging
 import sys
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -263,3 +264,54 @@ def test_make_serve_without_an_imported_model_says_what_to_run(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "make bento-model MODEL=IrisClassifier/V2" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_one_request_that_breaks_the_model_does_not_fail_its_batch_mates():
+    from mlrepo.ship.serving import Batcher
+
+    def picky(records):
+        if any(r.get("bad") for r in records):
+            raise ValueError("overflow")
+        return [r["x"] for r in records]
+
+    batcher = Batcher(picky)
+
+    async def three():
+        return await asyncio.gather(
+            batcher([{"x": 1}]), batcher([{"x": 2, "bad": True}]), batcher([{"x": 3}, {"x": 4}]),
+            return_exceptions=True,
+        )  # fmt: skip
+
+    first, second, third = asyncio.run(three())
+    assert first == [1] and third == [3, 4]
+    assert isinstance(second, ValueError)
+    assert batcher.sizes[0] == 4  # they did go to the model together first
+
+
+def test_other_methods_and_paths_answer_a_json_error(server):
+    for method, path, status in (("PUT", "/predict", 405), ("DELETE", "/predict", 405),
+                                 ("TRACE", "/healthz", 405), ("POST", "/readyz", 405),
+                                 ("GET", "/no-such-page", 404)):  # fmt: skip
+        request = urllib.request.Request(
+            f"{server}{path}", data=b"{}" if method == "PUT" else None, method=method
+        )
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=10)
+        assert caught.value.code == status, (method, path)
+        assert caught.value.headers["content-type"] == "application/json", (method, path)
+        assert json.loads(caught.value.read())["error"], (method, path)
+        if path == "/predict":
+            assert caught.value.headers["allow"] == "POST"
+
+
+def test_the_openapi_document_states_what_the_gate_accepts(server):
+    with urllib.request.urlopen(f"{server}/docs.json", timeout=10) as response:
+        spec = json.load(response)
+    body = spec["paths"]["/predict"]["post"]["requestBody"]
+    assert body["required"] is True
+    records = body["content"]["application/json"]["schema"]
+    assert records["additionalProperties"] is False
+    assert records["properties"]["records"]["minItems"] == 1
+    assert records["properties"]["records"]["maxItems"] == 1000
+    column = spec["components"]["schemas"]["Record"]["properties"]["sepal_length"]
+    assert column["maximum"] == 1e100 and column["minimum"] == -1e100

@@ -45,12 +45,23 @@ DTYPES = {
 }
 """The pandas dtype each MLflow column type becomes in the frame given to the model."""
 
+MAX_MAGNITUDE = 1e100
+"""The largest magnitude a floating-point column accepts. A double holds up to 1.8e308, but a
+value near that overflows the first arithmetic a model does on it (a scaler's `(x - mean) / std`
+became infinity and scikit-learn refused the frame: a 500, found by `make fuzz`); 1e100 leaves
+room for any product or square a model computes, and no measurement is that large."""
+
 _LIMITS = {
-    "double": 1.7976931348623157e308,
-    "float": 3.4028234663852886e38,
+    "double": MAX_MAGNITUDE,
+    "float": 1e38,  # float32 holds 3.4e38
     "long": 2**63 - 1,
     "integer": 2**31 - 1,
 }
+
+
+def limit(kind: str) -> float | int | None:
+    """The largest magnitude a column of MLflow type `kind` accepts (None: not a number)."""
+    return _LIMITS.get(kind)
 
 
 def schema_from_signature(signature: Any) -> Schema:
@@ -96,7 +107,11 @@ def value_problem(column: str, kind: str, value: Any) -> str | None:
             return f"column '{column}' must be an integer, got {value}"
         if abs(value) > _LIMITS[kind]:
             digits = len(str(int(abs(value))))
-            return f"column '{column}' is out of range for a {kind} ({digits}-digit number)"
+            bound = f"{_LIMITS[kind]:g}" if expected == "number" else str(_LIMITS[kind])
+            return (
+                f"column '{column}' is out of range for a {kind} ({digits}-digit number; "
+                f"at most {bound} in magnitude)"
+            )
     elif expected == "boolean" and not isinstance(value, bool):
         return f"column '{column}' must be true or false, got {value!r:.40}"
     elif expected == "string" and not isinstance(value, str):

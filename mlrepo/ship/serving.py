@@ -18,7 +18,10 @@ What it provides:
   limit are read and dropped up to `DRAIN_BYTES`, then answered 413; `GET /` is a page to try
   the model, generated from the schema (no CDN); `GET /docs` is BentoML's OpenAPI page.
 - `Batcher`: the records of concurrent requests go to the model in one call.
-- Only a failure of the model itself is a 500, logged with its traceback.
+- Only a failure of the model itself is a 500, logged with its traceback; a request that breaks
+  the model fails alone, not the other requests batched with it.
+- The OpenAPI document (`/docs.json`) states what the gate accepts (1 to `max_records` records,
+  no other field, numbers within `records.limit`, a required body): `make fuzz` holds it to that.
 
 This module and `mlrepo/ship/records.py` travel inside the Bento (`mlrepo/ship/ecr.sh` stages them).
 """
@@ -30,7 +33,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import bentoml
 from pydantic import ConfigDict, Field, create_model
@@ -93,11 +96,19 @@ def stored_contract(bento_model: Any) -> tuple[rec.Schema, dict[str, Any]]:
 
 
 def record_type(schema: rec.Schema, example: dict[str, Any]) -> type:
-    """The pydantic model of one record: each column with its JSON type and an example value."""
-    fields = {
-        column: (_PY_TYPES[rec.KINDS[kind]], Field(examples=[example[column]] if column in example else None))
-        for column, kind in schema
-    }
+    """The pydantic model of one record: each column with its JSON type, its range (numbers:
+    `records.limit`, so that the OpenAPI document says what the checks accept) and an example."""
+    fields = {}
+    for column, kind in schema:
+        bound = rec.limit(kind)
+        fields[column] = (
+            _PY_TYPES[rec.KINDS[kind]],
+            Field(
+                examples=[example[column]] if column in example else None,
+                ge=-bound if bound is not None else None,
+                le=bound,
+            ),
+        )
     return create_model("Record", __config__=ConfigDict(extra="forbid"), **fields)
 
 
@@ -157,8 +168,11 @@ def predict_api(
     """
     schema, example = stored_contract(bento_model)
     record = record_type(schema, example)
+    # The document says what the gate accepts: 1 to max_records records (found by `make fuzz`:
+    # a schema-valid empty list was refused with a 400).
+    batch = Annotated[list[record], Field(min_length=1, max_length=max_records)]  # type: ignore[valid-type]
 
-    async def predict(self: Any, records: list[record], ctx: bentoml.Context = None) -> dict:  # type: ignore[valid-type]
+    async def predict(self: Any, records: batch, ctx: bentoml.Context = None) -> dict:  # type: ignore[valid-type]
         """Predict each record: `{"predictions": [...], "timestamp": "<UTC ISO 8601>", "model": "<tag>"}`.
 
         Called directly (no request context) a bad record raises ValueError; over HTTP the
@@ -182,7 +196,26 @@ def predict_api(
         return postprocess(frame, outputs) if postprocess is not None else outputs
 
     predict.__mlrepo_contract__ = (schema, example, max_records)
-    return json_answers(bentoml.api(route="/predict")(predict))
+    method = bentoml.api(route="/predict")(predict)
+    # Nothing but `records` (the gate refuses any other field): the document says so too, found
+    # by `make fuzz` (a body with an extra field was schema-valid and refused).
+    method.input_spec.model_config["extra"] = "forbid"
+    method.input_spec.model_rebuild(force=True)
+    method.__class__ = _required_body(type(method))
+    return json_answers(method)
+
+
+def _required_body(api_class: type) -> type:
+    """BentoML's API method class, documenting its request body as required (found by
+    `make fuzz`: a POST without a body was schema-valid, and refused)."""
+
+    class RecordsAPIMethod(api_class):
+        __slots__ = ()
+
+        def openapi_request(self) -> dict:
+            return {**super().openapi_request(), "required": True}
+
+    return RecordsAPIMethod
 
 
 def json_answers(method: Any) -> Any:
@@ -254,18 +287,36 @@ class Batcher:
             self.sizes = [*self.sizes[-99:], size]
             try:
                 rows = [r for records, _ in batch for r in records]
-                outputs = await asyncio.to_thread(self.predict, rows) if self.threaded else self.predict(rows)
+                outputs = await self._predict(rows)
             except Exception as exc:  # the model's own failure: each caller answers 500
+                if len(batch) > 1:  # one request may be what broke it: the others still get answers
+                    for records, done in batch:
+                        await self._run_alone(records, done)
+                    continue
                 logger.exception("the model failed on a batch of %d records", size)
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
                 continue
             start = 0
             for records, done in batch:
                 if not done.done():  # a caller that gave up (client gone) has a cancelled future
                     done.set_result(outputs[start : start + len(records)])
                 start += len(records)
+
+    async def _predict(self, rows: list[dict]) -> list:
+        return await asyncio.to_thread(self.predict, rows) if self.threaded else self.predict(rows)
+
+    async def _run_alone(self, records: list[dict], done: asyncio.Future) -> None:
+        """Predict one caller's records by themselves (after its batch failed)."""
+        try:
+            outputs = await self._predict(records)
+        except Exception as exc:
+            logger.exception("the model failed on a request of %d records", len(records))
+            if not done.done():
+                done.set_exception(exc)
+            return
+        if not done.done():
+            done.set_result(outputs)
 
 
 def guard(service: Any, limit: int = MAX_BODY_BYTES) -> None:
@@ -327,7 +378,8 @@ class Gate:
     For each record API: reads the body (declared length or chunked) up to the limit, answers
     413 after draining a larger one, and checks the records so that every input error is a 4xx
     with a message that names the record and column. `GET /` serves the try-it page and
-    `GET /docs` BentoML's OpenAPI page.
+    `GET /docs` BentoML's OpenAPI page. Any other method on a record API is a 405 (`Allow: POST`),
+    and every 4xx the service answers, BentoML's own included, is JSON `{"error": "..."}`.
     """
 
     def __init__(self, app: Any, contracts: dict, limit: int = MAX_BODY_BYTES, title: str = "") -> None:
@@ -349,8 +401,12 @@ class Gate:
         if method == "GET" and path == "/docs":
             await self.app({**scope, "path": "/", "raw_path": b"/"}, receive, send)
             return
+        if path in self.contracts and method != "POST":  # found by `make fuzz`: PUT was checked as a body
+            text = f"{method} is not allowed on {path}; send POST with a JSON body"
+            await _answer(send, 405, json.dumps({"error": text}).encode(), extra=[(b"allow", b"POST")])
+            return
         if method not in ("POST", "PUT", "PATCH"):
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _json_errors(send))
             return
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length")
@@ -393,13 +449,47 @@ class Gate:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, send)
+        await self.app(scope, replay, send if contract is not None else _json_errors(send))
 
 
-async def _answer(send: Any, status: int, body: bytes, kind: bytes = b"application/json") -> None:
-    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
+async def _answer(
+    send: Any, status: int, body: bytes, kind: bytes = b"application/json", extra: list | None = None
+) -> None:
+    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode()), *(extra or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _json_errors(send: Any) -> Any:
+    """Wrap an ASGI `send` so that a 4xx answer that is not JSON (BentoML's and Starlette's plain
+    "Method Not Allowed", "Not Found") goes out as `{"error": "<its text>"}`, like every other
+    client error of the service (found by `make fuzz`: TRACE /healthz answered plain text)."""
+    held: dict = {}
+    parts: list[bytes] = []
+
+    async def wrapped(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            headers = dict(message.get("headers", []))
+            if 400 <= message["status"] < 500 and b"json" not in headers.get(b"content-type", b""):
+                held["start"] = message
+                return
+        elif message["type"] == "http.response.body" and "start" in held:
+            parts.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            start = held.pop("start")
+            text = b"".join(parts).decode("utf-8", "replace").strip() or f"HTTP {start['status']}"
+            body = json.dumps({"error": text}).encode()
+            kept = [
+                (k, v) for k, v in start.get("headers", []) if k not in (b"content-type", b"content-length")
+            ]
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({**start, "headers": headers + kept})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await send(message)
+
+    return wrapped
 
 
 def try_it_page(title: str, contracts: dict) -> str:
