@@ -362,6 +362,69 @@ def test_trace_the_champion_through_the_server(stack, production_run, tmp_path):
     assert any("no dataset table" in line for line in found["broken"])
 
 
+# --- the registry's audit trail ------------------------------------------------------------
+
+
+def test_every_promotion_is_in_the_history_with_who_why_and_checks(stack, production_run):
+    admin = {k: v for k, v in stack.login().items() if k != "MLFLOW_TRACKING_URI"}
+    done = stack.mlrepo("promote", "--history", "IrisClassifier", "--json", env=admin)
+    assert done.returncode == 0, done.stderr
+    entries = json.loads(done.stdout)
+    first, forced = entries[0], next(e for e in entries if e["forced"])
+    assert (first["from"], first["to"], first["run_id"]) == (None, "1", production_run)
+    assert first["run_uid"] and first["who"] == "admin" and first["when"].endswith("Z")
+    assert "status FINISHED" in first["checks"] and "branch production" in first["checks"]
+    assert (forced["from"], forced["to"], forced["reason"]) == ("1", "2", "canary test")
+    assert any("worse, forced with a reason" in check for check in forced["checks"])
+    assert entries[-1]["to"] == "1" and all(e["kind"] == "promote" for e in entries)
+    ci = {"MLFLOW_TRACKING_USERNAME": "ci", "MLFLOW_TRACKING_PASSWORD": stack.password("ci")}
+    text = stack.mlrepo("promote", "--history", "IrisClassifier", env=ci)  # a read-only login reads it
+    assert text.returncode == 0 and "IrisClassifier@champion 1 -> 2  by admin FORCED" in text.stdout, (
+        text.stderr
+    )
+    assert "reason: canary test" in text.stdout and "UNAUDITED" not in text.stdout
+    missing = stack.mlrepo("promote", "--history", "NoSuchModel", env=admin)
+    assert (
+        missing.returncode == 2
+        and "no registered model" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )
+
+
+def test_a_move_outside_promote_is_unaudited_and_trace_at_says_so(stack, production_run, tmp_path):
+    admin = {k: v for k, v in stack.login().items() if k != "MLFLOW_TRACKING_URI"}
+    admin["BENTOML_HOME"] = str(tmp_path)
+    entries = json.loads(stack.mlrepo("promote", "--history", "IrisClassifier", "--json", env=admin).stdout)
+    with pytest.MonkeyPatch.context() as patch:  # straight through MLflow's API, no promote
+        _client_as_admin(stack, patch).set_registered_model_alias("IrisClassifier", "champion", "2")
+    ci = {"MLFLOW_TRACKING_USERNAME": "ci", "MLFLOW_TRACKING_PASSWORD": stack.password("ci")}
+    seen = stack.mlrepo("promote", "--history", "IrisClassifier", env=ci)
+    assert "IrisClassifier@champion 1 -> 2  UNAUDITED" in seen.stdout and "not stored" in seen.stdout
+    kept = stack.mlrepo("promote", "--history", "IrisClassifier", "--json", env=admin)
+    unaudited = json.loads(kept.stdout)[-1]
+    assert unaudited["kind"] == "unaudited" and (unaudited["from"], unaudited["to"]) == ("1", "2")
+    now = stack.mlrepo("trace", "IrisClassifier@champion", "--at", unaudited["when"], env=admin)
+    assert now.returncode == 0, now.stderr
+    assert "-> version 2" in now.stdout and "UNAUDITED" in now.stdout and "set outside promote" in now.stdout
+    then = stack.mlrepo("trace", "IrisClassifier@champion", "--at", entries[0]["when"], "--json", env=admin)
+    assert then.returncode == 0, then.stderr
+    found = json.loads(then.stdout)
+    assert found["at"]["entry"]["to"] == "1" and found["run"]["run_id"] == production_run
+    assert found["run"]["run_uid"] == entries[0]["run_uid"] and "datasets" in found["run"]
+    before = stack.mlrepo("trace", "IrisClassifier@champion", "--at", "2000-01-01", env=admin)
+    assert before.returncode == 2 and "pointed at no version" in before.stderr
+    back = stack.mlrepo("promote", production_run, env=admin)  # champion is version 1 again
+    assert back.returncode == 0, back.stderr
+
+
+def test_the_history_of_1000_promotions_lists_in_well_under_a_second(stack):
+    done = stack.python(str(ROOT / "bench" / "audit_history.py"), "--uri", stack.url, "--promotions", "1000")
+    print(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    listing = float(done.stdout.split("audit.history, 1000 entries: ")[1].split()[0])
+    assert listing < 1.0, done.stdout
+
+
 # --- faults and load ------------------------------------------------------------------------
 
 
@@ -453,7 +516,11 @@ def _state(stack: Stack) -> dict:
             for m in client.search_registered_models()
         }
         champion = client.get_model_version_by_alias("IrisClassifier", "champion").version
-    return {"runs": runs, "models": models, "champion": champion, "objects": sorted(bucket_keys(stack))}
+        from mlrepo.server import audit
+
+        trail = audit.stored(client, "IrisClassifier")[0]  # the registry's audit trail
+    return {"runs": runs, "models": models, "champion": champion, "objects": sorted(bucket_keys(stack)),
+            "audit": trail}  # fmt: skip
 
 
 def test_backup_then_restore_into_a_fresh_server_gives_everything_back(stack, tmp_path):
@@ -472,6 +539,7 @@ def test_backup_then_restore_into_a_fresh_server_gives_everything_back(stack, tm
     restored = stack.python("-m", "mlrepo.server.backup", "restore", str(file))
     assert restored.returncode == 0, restored.stderr
     assert _state(stack) == before
+    assert len(before["audit"]) >= 5 and any(e["kind"] == "unaudited" for e in before["audit"])
     missing = stack.python("-m", "mlrepo.server.backup", "restore", str(tmp_path / "nope.tar.gz"))
     assert missing.returncode == 2 and "No backup file" in missing.stderr
 

@@ -33,7 +33,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     grant.add_argument("--model", action="store_true", help="TARGET is a registered model")
 
     promote = sub.add_parser("promote", help="point a registry alias (champion) at a checked production run")
-    promote.add_argument("run_id")
+    promote.add_argument("run_id", nargs="?", help="the run to promote (not with --history)")
+    promote.add_argument("--history", metavar="MODEL", default=None,
+                         help="list the audit trail of a registered model's aliases instead")  # fmt: skip
+    promote.add_argument("--json", action="store_true", help="with --history: print JSON")
     promote.add_argument("--alias", default="champion")
     promote.add_argument("--force", action="store_true", help="promote a worse run (needs --reason)")
     promote.add_argument("--reason", default="", help="why a worse run is promoted (recorded as a tag)")
@@ -44,6 +47,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "thing", help="image URI or digest, Bento tag, BentoML model tag, Model@alias, Model/3, run id"
     )
     trace.add_argument("--json", action="store_true", help="print JSON")
+    trace.add_argument(
+        "--at", default=None, help="Model@alias as it was at a date or UTC time (the audit trail)"
+    )
     trace.add_argument("--uri", default=None)
 
 
@@ -71,9 +77,47 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "promote":
         from mlrepo.server import promote
 
+        if args.history:
+            return _history(uri, args.history, args.json)
+        if not args.run_id:
+            from mlrepo.errors import UserError
+
+            raise UserError("promote needs a RUN_ID (or --history MODEL to list the audit trail).")
         print(promote.promote(uri, args.run_id, args.alias, force=args.force, reason=args.reason))
         return 0
     from mlrepo.server import trace
 
+    if args.at:
+        from mlrepo.server import audit, promote
+
+        found = _guarded(uri, lambda: audit.trace_at(uri, args.thing, args.at, promote.who(uri)))
+        shown = trace.show(found, as_json=args.json)
+        print(shown if args.json else audit.show_at(found) + "\n" + shown)
+        return 0
     print(trace.show(trace.trace(uri, args.thing), as_json=args.json))
+    return 0
+
+
+def _guarded(uri: str, call):
+    """Run `call()`, turning the server's refusal of a login into a one-paragraph UserError."""
+    from mlflow.exceptions import MlflowException
+
+    from mlrepo.server.auth import access_error
+
+    try:
+        return call()
+    except MlflowException as exc:
+        error = access_error(uri, exc)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _history(uri: str, model: str, as_json: bool) -> int:
+    from mlflow.tracking import MlflowClient
+
+    from mlrepo.server import audit, promote
+
+    entries = _guarded(uri, lambda: audit.history(MlflowClient(uri), model, promote.who(uri)))
+    print(audit.show_history(entries, as_json))
     return 0

@@ -3,7 +3,8 @@
 The run must be FINISHED, from the production super-branch, from a clean commit, and hold a
 registered model version. Its main metric (the pipeline's `pipeline.metric`, higher is better)
 must not be worse than the current alias holder's; `--force --reason "..."` promotes it anyway
-and records who and why as tags of the model version. Every promotion records who and when.
+and records who and why as tags of the model version. Every promotion records who and when, and
+appends an entry to the registry's audit trail (`mlrepo/server/audit.py`, `promote --history`).
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def promote(uri: str, run_id: str, alias: str = "champion", force: bool = False,
         tags = {"promotion.by": who(uri), "promotion.at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "promotion.alias": alias}  # fmt: skip
         replaced = ""
+        checks = ["status FINISHED", "branch production", f"clean commit {run.data.tags['git.commit'][:12]}",
+                  f"registered as version {version.version}"]  # fmt: skip
         try:
             current = client.get_model_version_by_alias(version.name, alias)
         except MlflowException:
@@ -92,6 +95,8 @@ def promote(uri: str, run_id: str, alias: str = "champion", force: bool = False,
             replaced = f", replacing version {current.version}"
             held = client.get_run(current.run_id).data.metrics.get(metric) if current.run_id else None
             worse = held is not None and (value is None or value < held)
+            checks.append(f"{metric}={value} against version {current.version}'s {held}: "
+                          + ("worse, forced with a reason" if worse else "not worse"))  # fmt: skip
             if worse and not force:
                 raise UserError(
                     f"Run {run_id}'s {metric}={value} is worse than {alias}'s (version {current.version}: "
@@ -105,6 +110,10 @@ def promote(uri: str, run_id: str, alias: str = "champion", force: bool = False,
         client.set_registered_model_alias(version.name, alias, version.version)
         for key, text in tags.items():
             client.set_model_version_tag(version.name, version.version, key, text)
+        from mlrepo.server import audit  # the registry's audit trail (promote --history)
+
+        audit.record_promotion(client, version, alias, current.version if current else None, run,
+                               tags["promotion.by"], checks, reason, "promotion.forced" in tags)  # fmt: skip
     except MlflowException as exc:
         error = access_error(uri, exc)
         if error is None:
