@@ -41,3 +41,151 @@ def test_a_sweep_through_slurm_finishes_both_jobs(slurm, tracking_uri, tmp_path)
 def test_the_script_refuses_an_unknown_command():
     done = script("slurm.sh", "restart")
     assert done.returncode == 2 and "usage" in done.stderr
+
+
+# --- preemption: SIGTERM ends the run KILLED at once; launcher.requeue=true resumes it -------
+
+PREEMPT_PIPELINE = '''"""The preemption test's pipeline: a cached step, one waiting for a file, then Iris."""
+
+import time
+from pathlib import Path
+
+from mlrepo.run.steps import step
+from train.iris import pipeline as iris
+
+
+@step
+def prepare(version: str) -> list:
+    return [version] * 100
+
+
+@step
+def wait_for(release: str, started: str, rows: list) -> int:
+    Path(started).write_text("started")
+    deadline = time.monotonic() + 300
+    while not Path(release).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return len(rows)
+
+
+def train(config):
+    wait_for(config.preempt.release, config.preempt.started, prepare(config.data.version))
+    return iris.train(config)
+'''
+
+
+def _preempt_repo(tmp_path):
+    from conftest import ROOT, copy_repo
+
+    repo = copy_repo(tmp_path / "repo", git=False)
+    (repo / "train" / "preempt").mkdir()
+    (repo / "train" / "preempt" / "__init__.py").write_text('"""The preemption test\'s pipeline."""\n')
+    (repo / "train" / "preempt" / "pipeline.py").write_text(PREEMPT_PIPELINE)
+    iris = (ROOT / "conf" / "pipeline" / "train_iris.yaml").read_text()
+    config = iris.replace("name: train_iris", "name: train_preempt").replace("code: iris ", "code: preempt")
+    (repo / "conf" / "pipeline" / "train_preempt.yaml").write_text(
+        config + f"\npreempt:\n  release: {tmp_path / 'release'}\n  started: {tmp_path / 'started'}\n"
+    )
+    return repo
+
+
+def _sweep(repo, tmp_path, *extra):
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "train", "-m", "pipeline=train_preempt", "launcher=slurm",
+            f"paths.cache={tmp_path / 'cache'}", sweep_outputs(tmp_path), *extra]  # fmt: skip
+    return subprocess.Popen(args, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait(predicate, timeout, what):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{what} within {timeout} s")
+
+
+def _job_runs(uri):
+    """The sweep's job runs (the parent run has no run.uid), newest first."""
+    return [r for r in runs(uri, "train_preempt") if "run.uid" in r.data.tags]
+
+
+def _job_id():
+    import subprocess
+
+    out = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
+    return out[0] if out else None
+
+
+def _sigterm_the_job(tmp_path, tracking_uri):
+    """Wait for the job to be inside `wait_for`, scancel --signal=TERM it; return (job id, run, seconds
+    from the signal to the run's recorded end)."""
+    import subprocess
+    import time
+
+    _wait(lambda: (tmp_path / "started").exists(), 300, "the job did not reach its waiting step")
+    job = _job_id()
+    signalled = time.time()
+    subprocess.run(["scancel", "--signal=TERM", job], check=True)
+    run = _wait(lambda: [r for r in _job_runs(tracking_uri) if r.info.status == "KILLED"], 60,
+                "the run did not end KILLED")[0]  # fmt: skip
+    return job, run, run.info.end_time / 1000 - signalled
+
+
+def _entries(tmp_path):
+    from mlrepo.run import steps
+
+    return {e.step: e for e in steps.entries(tmp_path / "cache")}
+
+
+def test_sigterm_ends_the_run_killed_at_once_and_leaves_whole_cache_entries(slurm, tracking_uri, tmp_path):
+    repo = _preempt_repo(tmp_path)
+    sweep = _sweep(repo, tmp_path)
+    try:
+        job, run, seconds = _sigterm_the_job(tmp_path, tracking_uri)
+        print(f"SIGTERM -> KILLED: {seconds:.2f} s (job {job})")
+        assert seconds < 10 and run.data.tags["mlrepo.error"] == "interrupted"
+        assert "mlrepo.requeued" not in run.data.tags
+        output, _ = sweep.communicate(timeout=300)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 1, output[-3000:]  # the sweep reports the job as failed
+    assert [r.info.status for r in _job_runs(tracking_uri)] == ["KILLED"]  # not requeued
+    from mlrepo.run import steps
+
+    found = _entries(tmp_path)
+    assert set(found) == {"prepare"}  # the step it was in left nothing; the one before is whole
+    steps.check(found["prepare"].path)
+    (tmp_path / "release").write_text("")
+
+
+def test_a_preempted_job_with_requeue_resumes_at_its_step(slurm, tracking_uri, tmp_path):
+    repo = _preempt_repo(tmp_path)
+    sweep = _sweep(repo, tmp_path, "launcher.requeue=true")
+    try:
+        job, killed, seconds = _sigterm_the_job(tmp_path, tracking_uri)
+        print(f"SIGTERM -> KILLED (requeue): {seconds:.2f} s (job {job})")
+        assert seconds < 10 and killed.data.tags["mlrepo.requeued"] == "true"
+        assert set(_entries(tmp_path)) == {"prepare"}
+        (tmp_path / "release").write_text("")  # the requeued job's wait ends at once
+        output, _ = sweep.communicate(timeout=600)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 0, output[-3000:]
+    assert "1/1 jobs done" in output
+    finished, first = _job_runs(tracking_uri)
+    assert (first.info.run_id, first.info.status, finished.info.status) == (
+        killed.info.run_id,
+        "KILLED",
+        "FINISHED",
+    )
+    assert finished.data.tags["run.uid"] == first.data.tags["run.uid"]
+    assert finished.data.tags["step.prepare"] == "hit" and finished.data.tags["step.wait_for"] == "miss"
+    assert {"ingest", "transform", "split", "prepare", "wait_for"} <= set(_entries(tmp_path))

@@ -331,7 +331,12 @@ def run(cfg: DictConfig, overrides: Sequence[str] = ()) -> int:
         UserError: the tree is dirty on a branch that forbids it, or the pipeline is missing.
     """
     with contextlib.ExitStack() as cleanup:  # the heartbeat and the run.uid lock end with the run
-        return _run(cfg, overrides, cleanup)
+        code = _run(cfg, overrides, cleanup)
+    from mlrepo.run import preempt
+
+    if preempt.requested:  # SIGTERM with launcher.requeue=true: the run is KILLED, the lock released
+        preempt.requeue()
+    return code
 
 
 def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStack) -> int:
@@ -394,8 +399,13 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
                 if cached_steps.outcomes:
                     print(cached_steps.summary())
         tasks.handle(cfg, model, run_id)  # a model, a table or a report, as the task says; then the card
-    except (KeyboardInterrupt, Interrupted):
+    except (KeyboardInterrupt, Interrupted) as exc:
+        from mlrepo.run import preempt  # SIGTERM on SLURM: requeued when launcher.requeue=true
+
+        preempt.requested = isinstance(exc, Interrupted) and preempt.wanted(cfg)
         mlflow.set_tag("mlrepo.error", "interrupted")
+        if preempt.requested:
+            mlflow.set_tag("mlrepo.requeued", "true")
         mlflow.end_run(status="KILLED")
         print(f"\nInterrupted: run {run_id} ended KILLED.", file=sys.stderr)
         return EXIT_KILLED
