@@ -115,26 +115,48 @@ def _job_runs(uri):
     return [r for r in runs(uri, "train_preempt") if "run.uid" in r.data.tags]
 
 
-def _job_id():
+def _state(job):
     import subprocess
 
-    out = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
-    return out[0] if out else None
+    return subprocess.run(
+        ["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True
+    ).stdout.strip()
 
 
-def _sigterm_the_job(tmp_path, tracking_uri):
+def _job_id(repo):
+    """The id of the SLURM job submitted from `repo` (its working directory)."""
+    import subprocess
+
+    listed = subprocess.run(["squeue", "-h", "-o", "%i %Z"], capture_output=True, text=True).stdout
+    jobs = [line.split() for line in listed.splitlines()]
+    return next((job for job, folder in jobs if folder == str(repo)), None)
+
+
+def _sigterm_the_job(repo, tmp_path, tracking_uri):
     """Wait for the job to be inside `wait_for`, scancel --signal=TERM it; return (job id, run, seconds
     from the signal to the run's recorded end)."""
     import subprocess
     import time
 
     _wait(lambda: (tmp_path / "started").exists(), 300, "the job did not reach its waiting step")
-    job = _job_id()
+    job = _job_id(repo)
     signalled = time.time()
     subprocess.run(["scancel", "--signal=TERM", job], check=True)
     run = _wait(lambda: [r for r in _job_runs(tracking_uri) if r.info.status == "KILLED"], 60,
                 "the run did not end KILLED")[0]  # fmt: skip
     return job, run, run.info.end_time / 1000 - signalled
+
+
+def _stop(sweep, repo):
+    """Stop the sweep and cancel its job if either is still there (a failed test leaves no job behind)."""
+    import subprocess
+
+    if sweep.poll() is None:
+        sweep.kill()
+        sweep.wait()
+    job = _job_id(repo)
+    if job:
+        subprocess.run(["scancel", job], check=False)
 
 
 def _entries(tmp_path):
@@ -147,14 +169,13 @@ def test_sigterm_ends_the_run_killed_at_once_and_leaves_whole_cache_entries(slur
     repo = _preempt_repo(tmp_path)
     sweep = _sweep(repo, tmp_path)
     try:
-        job, run, seconds = _sigterm_the_job(tmp_path, tracking_uri)
+        job, run, seconds = _sigterm_the_job(repo, tmp_path, tracking_uri)
         print(f"SIGTERM -> KILLED: {seconds:.2f} s (job {job})")
         assert seconds < 10 and run.data.tags["mlrepo.error"] == "interrupted"
         assert "mlrepo.requeued" not in run.data.tags
         output, _ = sweep.communicate(timeout=300)
     finally:
-        if sweep.poll() is None:
-            sweep.kill()
+        _stop(sweep, repo)
     assert sweep.returncode == 1, output[-3000:]  # the sweep reports the job as failed
     assert [r.info.status for r in _job_runs(tracking_uri)] == ["KILLED"]  # not requeued
     from mlrepo.run import steps
@@ -169,15 +190,17 @@ def test_a_preempted_job_with_requeue_resumes_at_its_step(slurm, tracking_uri, t
     repo = _preempt_repo(tmp_path)
     sweep = _sweep(repo, tmp_path, "launcher.requeue=true")
     try:
-        job, killed, seconds = _sigterm_the_job(tmp_path, tracking_uri)
+        job, killed, seconds = _sigterm_the_job(repo, tmp_path, tracking_uri)
         print(f"SIGTERM -> KILLED (requeue): {seconds:.2f} s (job {job})")
         assert seconds < 10 and killed.data.tags["mlrepo.requeued"] == "true"
         assert set(_entries(tmp_path)) == {"prepare"}
         (tmp_path / "release").write_text("")  # the requeued job's wait ends at once
+        # SLURM holds a requeued job back for the credential lifetime (cred_expire, 120 s by
+        # default): releasing it earlier gets it killed ("Job credential revoked"), so it waits.
+        _wait(lambda: _state(job) == "PENDING", 60, "the job was not requeued")
         output, _ = sweep.communicate(timeout=600)
     finally:
-        if sweep.poll() is None:
-            sweep.kill()
+        _stop(sweep, repo)
     assert sweep.returncode == 0, output[-3000:]
     assert "1/1 jobs done" in output
     finished, first = _job_runs(tracking_uri)
@@ -188,4 +211,5 @@ def test_a_preempted_job_with_requeue_resumes_at_its_step(slurm, tracking_uri, t
     )
     assert finished.data.tags["run.uid"] == first.data.tags["run.uid"]
     assert finished.data.tags["step.prepare"] == "hit" and finished.data.tags["step.wait_for"] == "miss"
+    print(f"KILLED -> resumed run started: {(finished.info.start_time - killed.info.end_time) / 1000:.1f} s")
     assert {"ingest", "transform", "split", "prepare", "wait_for"} <= set(_entries(tmp_path))
