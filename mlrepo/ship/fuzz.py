@@ -51,6 +51,9 @@ DEFAULT_MAX_RESPONSE_MS = 1000
 DEFAULT_SEED = 23
 """The default seed: the same cases on every run."""
 
+SHOWN_FAILURES = 25
+"""The most failures the summary lists one by one."""
+
 HOOKS = Path(__file__).with_name("fuzz_hooks.py")
 READY_TIMEOUT_S = 120
 
@@ -90,7 +93,11 @@ class Report:
             f"fuzz {self.deploy}: {self.cases} cases on {len(self.operations)} operations, "
             f"{len(self.failures)} failures; slowest response {self.slowest_ms:.0f} ms ({self.slowest})"
         ]
-        lines += [f"  FAIL {line}" for line in self.failures]
+        lines += [f"  FAIL {line}" for line in self.failures[:SHOWN_FAILURES]]
+        if len(self.failures) > SHOWN_FAILURES:
+            lines.append(
+                f"  ... and {len(self.failures) - SHOWN_FAILURES} more (Schemathesis's report above has each)"
+            )
         if self.exit_code and not self.failures:
             lines.append(f"  Schemathesis exited with {self.exit_code} (see its report above)")
         return "\n".join(lines)
