@@ -236,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
             return _diagrams(args)
         if args.command == "pr-check":
             return _pr_check(args)
+        if args.command == "fuzz":
+            from mlrepo.ship import fuzz
+
+            return fuzz.run(args)
         if args.command in ("users", "promote", "trace"):
             from mlrepo.server import cli as server_cli
 
@@ -248,10 +252,6 @@ def main(argv: list[str] | None = None) -> int:
             from mlrepo.track import card
 
             return card.run(args)
-        if args.command == "fuzz":
-            from mlrepo.ship import fuzz
-
-            return fuzz.run(args)
         if args.command == "new":
             from mlrepo import new
 
