@@ -220,8 +220,19 @@ def run_tags(cfg: DictConfig, git: gitinfo.GitInfo, ident: Identity | None = Non
     version = OmegaConf.select(cfg, "data.version")
     if version is not None:
         tags["dataset.version"] = str(version)
+    tags.update(metric_tags(cfg))
     tags.update(job_tags())
     return tags
+
+
+def metric_tags(cfg: DictConfig) -> dict[str, str]:
+    """`metric.name` and `metric.goal` of a pipeline that declares a metric or a task kind (else none)."""
+    from mlrepo.run import metric
+
+    if OmegaConf.select(cfg, "pipeline.metric") is None and OmegaConf.select(cfg, "pipeline.task") is None:
+        return {}
+    main = metric.of_config(cfg)
+    return {metric.TAG_NAME: main.name, metric.TAG_GOAL: main.goal}
 
 
 def identity_of(cfg: DictConfig, overrides: Sequence[str] = ()) -> Identity:
@@ -254,6 +265,9 @@ def _ui(uri: str) -> str:
 
 
 def _report_previous(record: runs.RunRecord, ident: Identity, mode: str, uri: str) -> None:
+    from mlrepo.run.sweep import record_cached
+
+    record_cached(record.run_id)  # a sweep's card lists the cached jobs too
     shown = "  ".join(f"{k}={v:.4f}" for k, v in sorted(record.metrics.items()))
     verb = (
         "is still RUNNING"

@@ -1,9 +1,10 @@
 """`python -m mlrepo promote RUN_ID --alias champion`: point a Model Registry alias at a checked run.
 
 The run must be FINISHED, from the production super-branch, from a clean commit, and hold a
-registered model version. Its main metric (the pipeline's `pipeline.metric`, higher is better)
-must not be worse than the current alias holder's; `--force --reason "..."` promotes it anyway
-and records who and why as tags of the model version. Every promotion records who and when.
+registered model version. Its main metric (the pipeline's `pipeline.metric`, better as its goal
+says: `mlrepo.run.metric`) must not be worse than the current alias holder's; `--force --reason
+"..."` promotes it anyway and records who and why as tags of the model version. Every
+promotion records who and when.
 """
 
 from __future__ import annotations
@@ -79,7 +80,10 @@ def promote(uri: str, run_id: str, alias: str = "champion", force: bool = False,
                 "(branch.register_model); train it on branch=production."
             )
         version = max(versions, key=lambda v: int(v.version))
-        metric = run.data.params.get("pipeline.metric", "")
+        from mlrepo.run.metric import MAXIMIZE, better, of_run
+
+        main = of_run(run.data.params, run.data.tags)
+        metric, goal = (main.name, main.goal) if main else ("", MAXIMIZE)
         value = run.data.metrics.get(metric)
         tags = {"promotion.by": who(uri), "promotion.at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "promotion.alias": alias}  # fmt: skip
@@ -91,7 +95,7 @@ def promote(uri: str, run_id: str, alias: str = "champion", force: bool = False,
         if current is not None and current.version != version.version:
             replaced = f", replacing version {current.version}"
             held = client.get_run(current.run_id).data.metrics.get(metric) if current.run_id else None
-            worse = held is not None and (value is None or value < held)
+            worse = held is not None and (value is None or better(held, value, goal))
             if worse and not force:
                 raise UserError(
                     f"Run {run_id}'s {metric}={value} is worse than {alias}'s (version {current.version}: "

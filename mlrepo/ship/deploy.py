@@ -92,22 +92,31 @@ def load_common(model: str, root: Path = DEPLOY_DIR) -> ModuleType:
 
 
 def pipeline_setup(pipeline: str, branch: str) -> tuple[str, str]:
-    """The tracking URI and main metric of `pipeline` on the super-branch `branch`.
+    """The tracking URI and main metric's name of `pipeline` on the super-branch `branch`.
 
     Returns:
         `(uri, metric)`: the URI resolved as the runner does (MLFLOW_TRACKING_URI wins).
     """
+    uri, main = pipeline_metric(pipeline, branch)
+    return uri, main.name
+
+
+def pipeline_metric(pipeline: str, branch: str) -> tuple[str, Any]:
+    """The tracking URI and main metric (`mlrepo.run.metric.Metric`, with its goal) of `pipeline`."""
+    from mlrepo.run import metric
     from mlrepo.run.config import compose
     from mlrepo.track.tracking import resolve_uri
 
     cfg = compose([f"pipeline={pipeline}", f"branch={branch}"])
-    return resolve_uri(str(cfg.tracking.uri)), str(cfg.pipeline.metric)
+    return resolve_uri(str(cfg.tracking.uri)), metric.of_config(cfg)
 
 
 def choose_run(pipeline: str, branch: str = "development", run_id: str | None = None) -> ChosenRun:
     """The run to deploy: `run_id` if given, else the best FINISHED run of `pipeline` by its metric.
 
-    Ties go to the newest run. Runs without the metric (a sweep's parent run) are skipped.
+    Best follows the metric's goal (`pipeline.metric: {name: rmse, goal: minimize}` picks the
+    lowest; see `mlrepo.run.metric`). Ties go to the newest run. Runs without the metric (a
+    sweep's parent run) are skipped.
 
     Args:
         pipeline: the pipeline (experiment) name, e.g. `train_iris`.
@@ -117,9 +126,11 @@ def choose_run(pipeline: str, branch: str = "development", run_id: str | None = 
     Raises:
         UserError: the run does not exist, is not FINISHED, or no run qualifies.
     """
+    from mlrepo.run.metric import best
     from mlrepo.track.runs import reader
 
-    uri, metric = pipeline_setup(pipeline, branch)
+    uri, main = pipeline_metric(pipeline, branch)
+    metric = main.name
     found = reader(uri).search([pipeline], limit=100000)
     if run_id:
         match = [r for r in found if r.run_id == run_id]
@@ -138,7 +149,7 @@ def choose_run(pipeline: str, branch: str = "development", run_id: str | None = 
                 f"No FINISHED run of pipeline '{pipeline}' with metric '{metric}' in the store {uri} "
                 f"(super-branch {branch}). Train one first: `make train PIPELINE={pipeline}`."
             )
-        run = max(scored, key=lambda r: r.metrics[metric])  # max keeps the first (newest) of equals
+        run = best(scored, lambda r: r.metrics[metric], main.goal)  # the first (newest) of equals
     return ChosenRun(run.run_id, uri, metric, run.metrics.get(metric), dict(run.tags))
 
 
