@@ -425,12 +425,11 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
         mlflow.set_tag("mlrepo.error", f"{type(exc).__name__}: {exc}"[:5000])
         tasks.log_failed_card(run_id)
         mlflow.end_run(status="FAILED")
-        traceback.print_exc()
-        print(
-            f"\nRun {run_id} FAILED in pipeline '{cfg.pipeline.name}': {type(exc).__name__}: {exc}\n"
-            "The traceback is saved with the run as error/traceback.txt.",
-            file=sys.stderr,
-        )
+        from mlrepo.run import failure
+
+        if str(cfg.logging.level).upper() == "DEBUG":
+            traceback.print_exc()
+        print(failure.paragraph(exc, run_id, str(cfg.pipeline.name)), file=sys.stderr)  # not 55 KB of data
         return EXIT_FAILED
     finally:
         if previous is not None:
