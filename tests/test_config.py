@@ -25,6 +25,12 @@ def test_every_pipeline_composes_on_every_branch(pipeline, branch):
     assert cfg.branch.name == branch
     assert (ROOT / "train" / cfg.pipeline.code / "pipeline.py").is_file()
     assert "???" not in str(flatten(cfg))
+    if OmegaConf.select(cfg, "pipeline.model"):  # a training pipeline: its model, kind and metric
+        from mlrepo.run import metric
+
+        assert (ROOT / "models" / cfg.pipeline.model / "model.py").is_file()
+        assert OmegaConf.select(cfg, "pipeline.task") in (None, *metric.TASKS)
+        assert metric.of_config(cfg).goal in metric.GOALS
 
 
 def test_development_is_the_default_branch():
