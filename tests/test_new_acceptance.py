@@ -60,7 +60,7 @@ USER_EDITS = {
          'e.g. a RandomForestClassifier")',
          "        return RandomForestClassifier(n_estimators=self.n_estimators, random_state=self.seed)"),
     ],
-    "conf/pipeline/rfv1-winev1.yaml": [("  seed: 42\n", "  n_estimators: 100\n  seed: 42\n")],
+    "conf/pipeline/rfv1-winev1.yaml": [("  seed: 0\n", "  n_estimators: 100\n  seed: 0\n")],
 }  # fmt: skip
 """What the user writes: (generated text, the user's text) per file."""
 

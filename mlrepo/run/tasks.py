@@ -183,6 +183,24 @@ def table_metadata(pipeline: str) -> dict[str, str]:
     return {"run_uid": identity_of(compose(choice), choice).uid, "pipeline": pipeline}
 
 
+def producer_metadata(table: str) -> dict[str, str]:
+    """The metadata a table's `dataset_` pipeline writes in it (see `table_metadata`), or `{}` when
+    no `dataset_` pipeline config builds `table` (its `data.table`).
+
+    A dataset's `materialize_table` calls it, so a table written without a run has the bytes, and
+    the md5, that the pipeline's DVC stage records.
+    """
+    import yaml
+
+    from mlrepo import ROOT
+
+    for path in sorted((ROOT / "conf" / "pipeline").glob("dataset_*.yaml")):
+        config = yaml.safe_load(path.read_text()) or {}
+        if isinstance(config, dict) and (config.get("data") or {}).get("table") == table:
+            return table_metadata(path.stem)
+    return {}
+
+
 # --- after train(config) returned -----------------------------------------------------------
 
 
