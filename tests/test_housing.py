@@ -1,11 +1,14 @@
 """The regression example end to end: train_housing trains FINISHED with regression metrics and
 figures, the deploy ships the run with the LOWEST rmse, and the served HousingRegressor/V1 answers
-prices as floats (JSON integers accepted for doubles): the class directly and a real `bentoml serve`."""
+prices as floats (JSON integers accepted for doubles) and refuses a district it was not trained on
+(400 naming record, column and allowed values; listed as an enum at /docs.json and a <select> on the
+try-it page): the class directly, its HTTP gate in process, and a real `bentoml serve`."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import urllib.request
 
 import pytest
 from conftest import PYTHON, ROOT, runs, train
@@ -15,6 +18,8 @@ pytestmark = pytest.mark.slow
 
 DEPLOY = ROOT / "deploy" / "HousingRegressor" / "V1"
 RECORD = {"area_m2": 100, "rooms": 3, "age_years": 20, "distance_km": 5, "district": "north"}  # integers
+DISTRICTS = ["east", "north", "south", "west"]
+UNSEEN = ["atlantis", "North", ""]  # never in training: a typo, another case, nothing
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +71,72 @@ def test_the_class_directly_answers_floats(env):
         import asyncio
 
         answer = asyncio.run(instance.predict([RECORD, {**RECORD, "area_m2": 50.5}]))
+        for value in UNSEEN:
+            with pytest.raises(
+                ValueError, match=f"record 1: column 'district' is '{value}', a value the model"
+            ):
+                asyncio.run(instance.predict([RECORD, {**RECORD, "district": value}]))
+        fields = service.HousingRegressor.apis["predict"].input_spec.model_json_schema()
     assert [type(p) for p in answer["predictions"]] == [float, float]
     assert 50_000 < answer["predictions"][1] < answer["predictions"][0] < 600_000
+    assert fields["$defs"]["Record"]["properties"]["district"]["enum"] == DISTRICTS
+
+
+def test_the_categories_come_from_the_run_and_unseen_ones_can_be_allowed(env):
+    import bentoml
+
+    from mlrepo.ship import records
+
+    with bentoml_home(env["BENTOML_HOME"]):
+        stored = bentoml.models.get(env["MODEL_TAG"])
+    categories = stored.info.metadata["categories"]
+    assert categories == {"district": DISTRICTS}
+    schema = [tuple(p) for p in stored.info.metadata["input_schema"]]
+    problem = records.record_problem({**RECORD, "district": "atlantis"}, schema, categories)
+    assert (
+        problem.startswith("column 'district' is 'atlantis'")
+        and "'east', 'north', 'south', 'west'" in problem
+    )
+    assert records.record_problem(RECORD, schema, categories) is None
+    assert records.record_problem({**RECORD, "district": "atlantis"}, schema, None) is None  # allowed
+
+
+def test_the_http_gate_answers_an_unseen_category_400_and_the_page_has_a_select(env):
+    import asyncio
+
+    from mlrepo.ship import serving
+
+    schema = [("area_m2", "double"), ("rooms", "double"), ("age_years", "double"), ("distance_km", "double"),
+              ("district", "string")]  # fmt: skip
+    contract = (schema, RECORD, 10, {"district": DISTRICTS})
+
+    async def app(scope, receive, send):  # the model's side: reached only by a valid request
+        await serving._answer(send, 200, b'{"predictions": [1.0]}')
+
+    gate = serving.Gate(app, {"/predict": contract}, title="HousingRegressor")
+
+    def call(method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        sent: list[dict] = []
+
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": method, "path": path,
+                 "headers": [(b"content-type", b"application/json")]}  # fmt: skip
+        asyncio.run(gate(scope, receive, send))
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+    assert call("POST", "/predict", json.dumps({"records": [RECORD]}).encode())[0] == 200
+    status, text = call(
+        "POST", "/predict", json.dumps({"records": [RECORD, {**RECORD, "district": "x"}]}).encode()
+    )
+    error = json.loads(text)["error"]
+    assert status == 400 and error.startswith("record 1: column 'district' is 'x'") and "'west'" in error
+    status, page = call("GET", "/")
+    assert status == 200 and b'<select name="district"' in page and b"<option selected>north</option>" in page
 
 
 def test_bentoml_serve_answers_a_record_with_json_integers(env, tmp_path):
@@ -84,7 +153,20 @@ def test_bentoml_serve_answers_a_record_with_json_integers(env, tmp_path):
     ]
     with running(args, tmp_path / "serve.log", env=env, cwd=ROOT) as proc:
         wait_http(f"http://127.0.0.1:{port}/readyz", 120, proc)
-        status, text = post(f"http://127.0.0.1:{port}/predict", json.dumps({"records": [RECORD]}).encode())
+        url = f"http://127.0.0.1:{port}"
+        status, text = post(f"{url}/predict", json.dumps({"records": [RECORD]}).encode())
+        refused = [post(f"{url}/predict", json.dumps({"records": [{**RECORD, "district": v}]}).encode())
+                   for v in UNSEEN]  # fmt: skip
+        with urllib.request.urlopen(f"{url}/docs.json", timeout=10) as response:
+            spec = json.load(response)
+        with urllib.request.urlopen(f"{url}/", timeout=10) as response:
+            page = response.read().decode()
     assert status == 200, text
     (price,) = json.loads(text)["predictions"]
     assert isinstance(price, float) and 50_000 < price < 600_000
+    for (code, body), value in zip(refused, UNSEEN, strict=True):
+        assert code == 400, body
+        assert json.loads(body)["error"].startswith(f"record 0: column 'district' is '{value}'")
+    assert spec["components"]["schemas"]["Record"]["properties"]["district"]["enum"] == DISTRICTS
+    assert '<select name="district"' in page and "<option>west</option>" in page
+    assert "<option selected>east</option>" in page  # the sample's first row, selected

@@ -330,3 +330,27 @@ def log_regression_figures(y_true: Sequence[float], y_pred: Sequence[float], tar
     figure.suptitle("Residuals (test set)")
     figure.tight_layout()
     log_figure(figure, "plots/residuals.png")
+
+
+def log_categories(frame: Any) -> dict[str, list[str]]:
+    """Log the values of the training table's categorical columns: the served contract's enumerations.
+
+    A string column with at most `mlrepo.ship.records.MAX_CATEGORIES` (50) distinct values is
+    categorical; its sorted values are logged as `contract/categories.json`. A deploy imports them
+    with the run: `/docs` and the try-it page list them, and an unseen value is answered 400
+    (unless the deploy allows unseen values).
+
+    Args:
+        frame: the training rows' features (e.g. `x_train`).
+
+    Returns:
+        `{column: values}` as logged (empty when no column is categorical: nothing is logged).
+    """
+    import mlflow
+
+    from mlrepo.ship.records import CATEGORIES_ARTIFACT, categories_of
+
+    found = categories_of(frame)
+    if found:
+        mlflow.log_dict(found, CATEGORIES_ARTIFACT)
+    return found

@@ -21,5 +21,6 @@ def train(config: DictConfig) -> Pipeline:
     predicted = model.predict(x_test)
     tracking.log_metrics(evaluate(y_test, predicted))
     tracking.log_regression_figures(y_test, predicted, target=TARGET)
+    tracking.log_categories(x_train)  # the districts: the served contract's allowed values
     tracking.set_input_example(x_test.head(5))
     return model
