@@ -298,6 +298,7 @@ def test_a_user_adds_a_regression_in_a_few_lines_and_the_lowest_rmse_ships(tmp_p
     card = MlflowClient(tracking_uri).download_artifacts(parent.info.run_id, "card.html", str(tmp_path))
     text = Path(card).read_text()
     assert "Sweep: 3 jobs" in text and "best by rmse (minimize)" in text and lowest.info.run_id[:8] in text
+    assert f"best: run {lowest.info.run_id} rmse=" in swept.stderr  # the sweep's summary line too
 
     done = mlrepo(repo, "new", "deploy", "EstateModel")
     assert done.returncode == 0, done.stderr

@@ -222,7 +222,8 @@ class SweepCallback(Callback):
         print(
             f"Sweep {self.folder.name} {status}: {self.total - failed}/{self.total} jobs succeeded"
             + (f", {failed} failed (see `python -m train runs --sweep {self.folder.name}`)" if failed else "")
-            + f"; parent run {self.parent}",
+            + f"; parent run {self.parent}"
+            + best_job(client, self.parent, cached_ids(self.folder)),
             file=sys.stderr,
         )
 
@@ -240,6 +241,25 @@ class SweepCallback(Callback):
             os.environ.pop(key, None)
         print(f"\nSweep {self.folder.name if self.folder else '?'} ended {status}: parent run {self.parent}",
               file=sys.stderr)  # fmt: skip
+
+
+def best_job(client: Any, parent: str, cached: list[str]) -> str:
+    """`; best: run <id> rmse=... (minimize)` among a sweep's FINISHED jobs (its children and the runs
+    its cached jobs reported), by the main metric and its goal; empty when none has the metric."""
+    from mlrepo.run import metric
+
+    run = client.get_run(parent)
+    main = metric.of_run(run.data.params, run.data.tags)
+    if main is None:
+        return ""
+    jobs = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'",
+                              max_results=1000, order_by=["attributes.start_time DESC"])  # fmt: skip
+    jobs = [*jobs, *(client.get_run(i) for i in cached)]
+    done = [j for j in jobs if j.info.status == "FINISHED"]
+    top = metric.best(done, lambda j: j.data.metrics.get(main.name), main.goal)
+    if top is None:
+        return ""
+    return f"; best: run {top.info.run_id} {main.name}={top.data.metrics[main.name]:.4f} ({main.goal})"
 
 
 def cached_jobs(config: DictConfig, overrides: list[str]) -> list[Any] | None:
