@@ -100,6 +100,8 @@ def mlrepo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_user_adds_wine_in_a_few_lines_and_it_trains_sweeps_and_commits(tmp_path, tracking_uri):
     repo = clone_with_venv(tmp_path / "clone")
+    base = subprocess.run(["git", "branch", "--show-current"], cwd=repo, capture_output=True, text=True)
+    base = base.stdout.strip()  # the clone's branch (main, or the branch a worktree is on): the base
     for args in (("dataset", "wine"), ("model", "WineForest"),
                  ("pipeline", "rfv1-winev1", "--model", "WineForest", "--dataset", "wine")):  # fmt: skip
         done = mlrepo(repo, "new", *args)
@@ -158,7 +160,7 @@ def test_a_user_adds_wine_in_a_few_lines_and_it_trains_sweeps_and_commits(tmp_pa
         "## Motivation\n\nThe team wants to classify wine cultivars from their chemical analysis.\n\n"
         f"## Run\n\n{run.info.run_id}\n"
     )
-    gates = mlrepo(repo, "pr-check", "--base", "main", "--body", str(body))
+    gates = mlrepo(repo, "pr-check", "--base", base, "--body", str(body))
     assert gates.returncode == 0, gates.stdout + gates.stderr
 
     # Shipped: imported into a throwaway BentoML store, served, a request of JSON integers answered.
