@@ -89,8 +89,8 @@ RUNS = [("worst", 17306.8), ("best", 9000.0), ("middle", 12000.0), ("tie-newer",
 def test_best_pipeline_picks_by_the_goal(tmp_path, params, expected):
     from mlrepo.run import tasks
 
-    uri, ids = _store(tmp_path, "train_housing", "rmse", RUNS, params)
-    assert tasks.resolve("best:train_housing", uri) == ids[expected]
+    uri, ids = _store(tmp_path, "train_prices", "rmse", RUNS, params)
+    assert tasks.resolve("best:train_prices", uri) == ids[expected]
 
 
 def test_best_pipeline_maximizes_accuracy(tmp_path):
@@ -105,9 +105,9 @@ def test_best_pipeline_maximizes_accuracy(tmp_path):
 def test_the_deploy_chooses_by_the_goal(tmp_path, monkeypatch, goal, expected):
     from mlrepo.ship import deploy
 
-    uri, ids = _store(tmp_path, "train_housing", "rmse", RUNS, {})
+    uri, ids = _store(tmp_path, "train_prices", "rmse", RUNS, {})
     monkeypatch.setattr(deploy, "pipeline_metric", lambda p, b: (uri, metric.Metric("rmse", goal)))
-    chosen = deploy.choose_run("train_housing")
+    chosen = deploy.choose_run("train_prices")
     assert chosen.run_id == ids[expected] and chosen.metric == "rmse"
 
 
@@ -125,16 +125,16 @@ def _registered(tmp_path, goal: str, values: list[float]):
 
     uri = f"sqlite:///{tmp_path / 'registry.db'}"
     client = MlflowClient(uri)
-    experiment = client.create_experiment("train_housing")
-    client.create_registered_model("HousingRegressor")
-    tags = {"pipeline": "train_housing", "branch": "production", "git.dirty": "false", "git.commit": "abc",
+    experiment = client.create_experiment("train_prices")
+    client.create_registered_model("PriceModel")
+    tags = {"pipeline": "train_prices", "branch": "production", "git.dirty": "false", "git.commit": "abc",
             "metric.name": "rmse", "metric.goal": goal}  # fmt: skip
     ids = []
     for value in values:
         run = client.create_run(experiment, tags=tags)
         client.log_metric(run.info.run_id, "rmse", value)
         client.set_terminated(run.info.run_id, "FINISHED")
-        client.create_model_version("HousingRegressor", f"runs:/{run.info.run_id}/model", run.info.run_id)
+        client.create_model_version("PriceModel", f"runs:/{run.info.run_id}/model", run.info.run_id)
         ids.append(run.info.run_id)
     return uri, ids
 
