@@ -229,5 +229,7 @@ def test_study_and_dataset_pipelines_are_their_own_kind(scaffolded: Path, capsys
     capsys.readouterr()
     assert new(scaffolded, "pipeline", "estudy_other") == 2
     assert "pass --of" in capsys.readouterr().err
+    assert new(scaffolded, "pipeline", "estudy_other", "--of", "train_iris") == 2  # not a scaffolded layout
+    assert "write the study from estudy_iris" in capsys.readouterr().err
     assert new(scaffolded, "pipeline", "dataset_other") == 2
     assert "needs --dataset" in capsys.readouterr().err

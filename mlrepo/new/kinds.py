@@ -163,10 +163,14 @@ def pipeline(args: argparse.Namespace, root: Path) -> Scaffold:
         config = _pipeline_config(root, studied)
         model_name, dataset_name = config["pipeline"].get("model", ""), config["data"]["dataset"]
         studied_code = config["pipeline"]["code"]
-        if not (root / "train" / studied_code / "steps" / "split.py").is_file():
+        if (
+            not config["data"].get("table")
+            or not (root / "train" / studied_code / "steps" / "split.py").is_file()
+        ):
             raise UserError(
-                f"train/{studied_code}/ has no steps/ as `new pipeline` writes them: a generated study "
-                "needs them; write the study from estudy_iris instead."
+                f"{studied} does not read a table through the steps `new pipeline` writes "
+                f"(train/{studied_code}/steps/, data.table): a generated study needs them; write the "
+                "study from estudy_iris instead."
             )
         table, version = config["data"].get("table", ""), str(config["data"]["version"])
         kind = config["pipeline"].get("task") or "classification"
