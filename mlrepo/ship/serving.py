@@ -119,7 +119,8 @@ def record_type(
 
 
 def labels(model: Any, frame: Any) -> list:
-    """The default inference: the model's predictions as JSON values (class names as text)."""
+    """The default inference: the model's predictions as JSON values (class names as text, a
+    regression's values as numbers)."""
     import numpy as np
 
     return np.asarray(direct_predict(model)(frame)).tolist()
