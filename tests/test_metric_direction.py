@@ -15,7 +15,7 @@ from mlrepo.run import metric
     [("rmse", "minimize"), ("mae", "minimize"), ("mse", "minimize"), ("log_loss", "minimize"),
      ("loss", "minimize"), ("val_loss", "minimize"), ("test_rmse", "minimize"), ("accuracy", "maximize"),
      ("f1", "maximize"), ("f1_macro", "maximize"), ("r2", "maximize"), ("auc", "maximize"),
-     ("test_accuracy", "maximize")],
+     ("test_accuracy", "maximize"), ("neg_mean_squared_error", "maximize"), ("max_error", "minimize")],
 )  # fmt: skip
 def test_well_known_names_have_their_default_goal(name, goal):
     assert metric.default_goal(name) == goal

@@ -9,7 +9,8 @@ A pipeline config declares its task kind and its metric once:
 `metric: accuracy` (a plain name) still works: its goal is the default for that name. The
 defaults: a name that is, or ends in, a loss or an error (`rmse`, `mae`, `mse`, `log_loss`,
 `loss`, `val_loss`, `test_rmse`, `error`, ...) is minimized; anything else (`accuracy`, `f1`,
-`r2`, `auc`, `test_accuracy`, ...) is maximized. Say `goal:` when a name could read either way.
+`r2`, `auc`, `test_accuracy`, scikit-learn's negated `neg_...` losses) is maximized. Say
+`goal:` when a name could read either way.
 
 Every chooser (the deploy's run choice, `best:<pipeline>`, `promote`, sweep summaries and
 cards, `train runs`) calls `best` or `better` here. Ties keep the newest run: callers pass runs
@@ -63,6 +64,8 @@ class Metric:
 def default_goal(name: str) -> str:
     """The goal of a metric named `name` when the config does not say (see the module docstring)."""
     base = name.lower()
+    if base.startswith("neg_"):  # scikit-learn's negated losses (neg_mean_squared_error): higher is better
+        return MAXIMIZE
     for prefix in _PREFIXES:
         if base.startswith(prefix):
             base = base[len(prefix) :]
