@@ -559,8 +559,9 @@ def run_pre_commit(pr: PullRequest, tree: Path, config: str, venv: Path) -> list
     if venv.is_dir() and not (tree / ".venv").exists():
         (tree / ".venv").symlink_to(venv)
     env = {**os.environ, "SKIP": ",".join(filter(None, [os.environ.get("SKIP", ""), "mlrepo-check"]))}
+    # -P: `-m` would put the head's tree (the cwd) first on sys.path, and run a head's `pre_commit/`.
     done = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "run", "-c", str(config_path), "--color", "never",
+        [sys.executable, "-P", "-m", "pre_commit", "run", "-c", str(config_path), "--color", "never",
          "--files", *files],
         cwd=tree, capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
