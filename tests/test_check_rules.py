@@ -27,6 +27,17 @@ def _write(path: Path, text: str) -> None:
 
 MODEL = "models/IrisClassifier"
 DEPLOY = "deploy/IrisClassifier/V1"
+NOTEBOOKS = "datasets/iris/notebooks"
+
+
+def _notebook(path: Path, *sources: str, outputs: bool = False) -> None:
+    """Write a notebook (nbformat 4.5) whose code cells hold `sources`; with outputs if asked."""
+    cells = [{"cell_type": "code", "id": f"c{i}", "metadata": {}, "source": source,
+              "execution_count": 1 if outputs else None,
+              "outputs": [{"output_type": "stream", "name": "stdout", "text": "4\n"}] if outputs else []}
+             for i, source in enumerate(sources)]  # fmt: skip
+    _write(path, json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+
 
 BREAKS: dict[str, list[Callable[[Path], None]]] = {
     "DATASET-LAYOUT": [
@@ -143,6 +154,22 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
             "    if config:\n        return dict(config)\n",
         ),
     ],
+    "NOTEBOOK-PLACE": [
+        lambda r: _notebook(r / "sketch.ipynb", "print(1)\n"),
+        lambda r: _notebook(r / "datasets/iris/explore.ipynb", "print(1)\n"),
+        lambda r: _notebook(r / "train/iris/notebooks/try.ipynb", "print(1)\n"),
+    ],
+    "NOTEBOOK-OUTPUTS": [
+        lambda r: _notebook(r / f"{NOTEBOOKS}/explore.ipynb", "print(2 + 2)\n", outputs=True),
+    ],
+    "NOTEBOOK-LINT": [
+        lambda r: _notebook(r / f"{NOTEBOOKS}/explore.ipynb", "import os, sys\n"),
+        lambda r: _notebook(r / f"{MODEL}/notebooks/fit.ipynb", "x = 1\n", "print(y)\n"),
+    ],
+    "NOTEBOOK-IMPORT": [
+        lambda r: _notebook(r / f"{NOTEBOOKS}/explore.ipynb", "import torch\n\nprint(torch)\n"),
+        lambda r: _notebook(r / f"{NOTEBOOKS}/explore.ipynb", "from pip import main\n\nprint(main)\n"),
+    ],
     "DEPLOY-SHAPE": [
         lambda r: _write(r / "deploy/IrisClassifier/v2/service.py", '"""S."""\n'),
         lambda r: _write(r / "deploy/IrisClassifier/V2.1/service.py", '"""S."""\n'),
@@ -209,6 +236,18 @@ KEEPS: dict[str, Callable[[Path], None]] = {
             "  model: IrisClassifier\ndata:\n  table: irisv1_dataset_v1\n",
         ),  # fmt: skip
     ),
+    "notebooks in their places: stdlib, project, locked, aliased and local imports, magics": lambda r: (
+        _write(r / f"{NOTEBOOKS}/helpers.py", '"""Helpers for the Iris notebooks."""\n'),
+        _notebook(
+            r / f"{NOTEBOOKS}/explore.ipynb",
+            "%matplotlib inline\nimport json\n\nimport helpers\nimport matplotlib.pyplot as plt\n"
+            "import sklearn\nimport yaml\n\nfrom datasets.iris.dataset import load\n",
+            "print(json, helpers, plt, sklearn, yaml, load)\n",
+        ),
+        _notebook(
+            r / f"{MODEL}/notebooks/sub/fit.ipynb", "from models.IrisClassifier import model\n\nmodel\n"
+        ),
+    ),  # fmt: skip
     "private helpers need no docstring": lambda r: _write(
         r / "datasets/iris/common.py", '"""Names."""\n\n\ndef _helper():\n    return 1\n'
     ),
@@ -311,3 +350,17 @@ def test_real_repository_passes_its_gates() -> None:
     """The repository itself follows its rules (run from the checkout under test)."""
     found = checks.run(Path(__file__).resolve().parent.parent)
     assert found == [], checks.report(found)
+
+
+def test_notebook_rules_read_a_git_revision_as_data(tmp_path: Path) -> None:
+    """pr-check reads the head from git: the notebook goes to ruff on stdin, its imports from the blob."""
+    from mlrepo.govern.checks.base import Repo
+
+    repo = make_repo(tmp_path, git=True)
+    _notebook(repo / f"{NOTEBOOKS}/explore.ipynb", "import os, torch\n")
+    commit(repo, "a notebook that breaks the rules")
+    (repo / f"{NOTEBOOKS}/explore.ipynb").unlink()  # the working tree no longer has it: git is read
+    found = checks.check_repo(Repo.open(repo, rev="HEAD"))
+    messages = {(v.rule, v.path) for v in found}
+    assert ("NOTEBOOK-LINT", f"{NOTEBOOKS}/explore.ipynb") in messages, checks.report(found)
+    assert ("NOTEBOOK-IMPORT", f"{NOTEBOOKS}/explore.ipynb") in messages, checks.report(found)
