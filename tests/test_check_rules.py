@@ -28,6 +28,9 @@ def _write(path: Path, text: str) -> None:
 MODEL = "models/IrisClassifier"
 DEPLOY = "deploy/IrisClassifier/V1"
 NOTEBOOKS = "datasets/iris/notebooks"
+STUDY_NOTEBOOK = (
+    "# @package _global_\npipeline:\n  name: estudy_errors\n  notebook: {nb}\nstudy:\n  of: best:train_iris\n"
+)
 
 
 def _notebook(path: Path, *sources: str, outputs: bool = False) -> None:
@@ -97,6 +100,17 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
         lambda r: _edit(r / "conf/pipeline/train_iris.yaml", "code: iris", "code: nowhere"),
         lambda r: _edit(r / "conf/pipeline/train_iris.yaml", "model: IrisClassifier", "model: Missing"),
         lambda r: _edit(r / "conf/pipeline/train_iris.yaml", "# @package _global_\n", ""),
+        lambda r: _write(
+            r / "conf/pipeline/estudy_errors.yaml", STUDY_NOTEBOOK.format(nb=f"{MODEL}/notebooks/none.ipynb")
+        ),
+        lambda r: (
+            _notebook(r / f"{MODEL}/notebooks/errors.ipynb", "print(1)\n"),
+            _edit(
+                r / "conf/pipeline/train_iris.yaml",
+                "  code: iris\n",
+                f"  notebook: {MODEL}/notebooks/errors.ipynb\n",
+            ),
+        ),
     ],
     "DEPLOY-LAYOUT": [
         lambda r: _write(r / f"{DEPLOY}/__init__.py", '"""No."""\n'),
@@ -248,6 +262,13 @@ KEEPS: dict[str, Callable[[Path], None]] = {
             r / f"{MODEL}/notebooks/sub/fit.ipynb", "from models.IrisClassifier import model\n\nmodel\n"
         ),
     ),  # fmt: skip
+    "a study that is a notebook": lambda r: (
+        _notebook(r / f"{MODEL}/notebooks/errors.ipynb", "print(1)\n"),
+        _write(
+            r / "conf/pipeline/estudy_errors.yaml",
+            STUDY_NOTEBOOK.format(nb=f"{MODEL}/notebooks/errors.ipynb"),
+        ),
+    ),
     "private helpers need no docstring": lambda r: _write(
         r / "datasets/iris/common.py", '"""Names."""\n\n\ndef _helper():\n    return 1\n'
     ),

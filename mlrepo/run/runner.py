@@ -364,7 +364,12 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
         return 0
     if claim is not None:
         cleanup.callback(claim.release)
-    module = load_pipeline(str(cfg.pipeline.code))
+    if OmegaConf.select(cfg, "pipeline.notebook", default=None):  # a study that is a notebook
+        from mlrepo.run import notebook
+
+        module = notebook.load(cfg)
+    else:
+        module = load_pipeline(str(cfg.pipeline.code))
     from mlrepo.track import flavors
 
     flavors.prepare(_user_imports(ident))  # before MLflow: see flavors.prepare
@@ -439,7 +444,7 @@ def _user_imports(ident: Identity) -> set[str]:
     """The top-level modules the pipeline's own files import (its closure outside `mlrepo/`), statically."""
     names: set[str] = set()
     for relative in ident.files:
-        if not relative.startswith("mlrepo/"):
+        if not relative.startswith("mlrepo/") and relative.endswith(".py"):
             names.update(m.split(".")[0] for m in identity._imports(ROOT / relative, ROOT))
     return names
 
