@@ -50,7 +50,7 @@ RULES = (NOTEBOOK_PLACE, NOTEBOOK_OUTPUTS, NOTEBOOK_LINT, NOTEBOOK_IMPORT)
 
 PLACE = re.compile(r"^(datasets/[^/]+|models/[^/]+)/notebooks/(.+/)?[^/]+\.ipynb$")
 """Where a notebook may be."""
-PROJECT = {"mlrepo", "datasets", "models", "train"}
+PROJECT = ("mlrepo", "datasets", "models", "train")
 """The repository's own packages (installed editable): always importable."""
 IMPORT_NAMES = {
     "sklearn": "scikit-learn",
