@@ -121,9 +121,10 @@ def test_a_copied_deploy_folder_imports_into_its_own_name(env, tmp_path):
     shutil.copytree(repo / "deploy" / "IrisClassifier" / "V1", copy)
     (copy / "common.py").write_text('MODEL_NAME = "iris_copy"\nPIPELINE = "train_iris"\n')  # the names only
     out = tmp_path / "copy.env"
+    # Another checkout: its own packages first (the environment's editable install is this one's).
     done = subprocess.run(
         [PYTHON, str(copy / "create_bento_model.py"), "--output-env", str(out)],
-        env=env, capture_output=True, text=True, timeout=300,
+        env={**env, "PYTHONPATH": str(repo)}, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "for IrisClassifier/V7" in done.stdout and "MODEL_TAG=iris_copy:" in out.read_text()

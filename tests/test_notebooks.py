@@ -13,6 +13,7 @@ import pytest
 from conftest import PYTHON, ROOT
 
 STARTERS = ["datasets/iris/notebooks/explore.ipynb", "models/IrisClassifier/notebooks/explore.ipynb"]
+NOTEBOOKS = [*STARTERS, "models/IrisClassifier/notebooks/errors.ipynb"]
 
 
 def execute(path: Path, timeout: int = 300):  # noqa: ANN201 (a NotebookNode, imported lazily)
@@ -42,9 +43,11 @@ def test_the_example_starter_notebooks_run_and_show_a_figure(starter: str) -> No
     assert [out for out in outputs if "image/png" in out.get("data", {})], "no figure shown"
 
 
-@pytest.mark.parametrize("starter", STARTERS)
+@pytest.mark.parametrize("starter", NOTEBOOKS)
 def test_the_committed_starters_are_stripped(starter: str) -> None:
     """Committed notebooks carry no outputs and no execution counts (nbstripout's work)."""
+    verify = subprocess.run([str(Path(PYTHON).parent / "nbstripout"), "--verify", str(ROOT / starter)])
+    assert verify.returncode == 0, "nbstripout (the pre-commit hook) would rewrite it"
     cells = json.loads((ROOT / starter).read_text())["cells"]
     assert all(
         not c.get("outputs") and c.get("execution_count") is None for c in cells if c["cell_type"] == "code"
@@ -77,3 +80,6 @@ def test_new_dataset_and_model_scaffold_a_starter_notebook(tmp_path: Path) -> No
         cwd=repo, capture_output=True, text=True,
     )  # fmt: skip
     assert ruff.returncode == 0, ruff.stdout
+    stripped = subprocess.run([str(Path(PYTHON).parent / "nbstripout"), "--verify", *starters], cwd=repo,
+                              capture_output=True, text=True)  # fmt: skip
+    assert stripped.returncode == 0, f"the pre-commit hook nbstripout would rewrite them: {stripped.stdout}"

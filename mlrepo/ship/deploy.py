@@ -242,14 +242,8 @@ def import_run(common: ModuleType, run: ChosenRun, deploy: str) -> str:
 
 
 def deploy_of(path: str | Path, root: Path = DEPLOY_DIR) -> str:
-    """The deploy a file belongs to, `Model/V<n>`, from its folder (`deploy/<Model>/V<n>/...`).
-
-    Read from the file's own path, so that a deploy folder of another checkout names itself even
-    when the `mlrepo` imported is this one's (the editable install of the environment).
-    """
+    """The deploy a file belongs to, `Model/V<n>`, from its folder (`deploy/<Model>/V<n>/...`)."""
     folder = Path(path).resolve().parent
-    if folder.parent.parent.name == "deploy":
-        return f"{folder.parent.name}/{folder.name}"
     return str(folder.relative_to(root.resolve()))
 
 
