@@ -92,6 +92,9 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
         lambda r: (r / f"{DEPLOY}/ecr.sh").chmod(0o644),
         lambda r: (r / f"{DEPLOY}/sample-input.csv").unlink(),
         lambda r: (r / f"{DEPLOY}/create_bento_model.py").unlink(),
+        lambda r: (r / f"{DEPLOY}/deploy.yaml").unlink(),
+        lambda r: _write(r / f"{DEPLOY}/deploy.yaml", "replicas: 1\nreplica: 2\n"),
+        lambda r: _write(r / f"{DEPLOY}/deploy.yaml", "config:\n  DB_PASSWORD: x\n"),
     ],
     "TABLE-NAME": [
         lambda r: _edit(
@@ -170,6 +173,7 @@ def _second_deploy(root: Path) -> None:
         _write(folder / name, '"""x."""\n')
     _write(folder / "ecr.sh", "#!/bin/sh\n")
     (folder / "ecr.sh").chmod(0o755)
+    _write(folder / "deploy.yaml", "replicas: 1\n")
     _write(root / "docs/vendor/mermaid/mermaid.min.js", "x" * 600 * 1024)
 
 
