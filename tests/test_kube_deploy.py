@@ -69,6 +69,18 @@ def test_every_deploy_declaration_is_the_templates_or_declares_its_own_values():
         assert kube.declaration(deploy)["replicas"] >= 1
 
 
+def test_new_deploy_renders_the_declaration_the_manifest_is_made_from():
+    from mlrepo.new import render
+
+    context = {"model": "WineForest", "version": 3, "pipeline": "rfv1-winev1", "pins": ["bentoml==1.4.40"],
+               "model_name": "wine_forest_v3", "sample_csv": "a,b\n1,2\n"}  # fmt: skip
+    files = render.render("deploy", context)
+    assert files["deploy/WineForest/V3/deploy.yaml"].decode() == kube.declare_text("WineForest/V3")
+    declared = yaml.safe_load(files["deploy/WineForest/V3/deploy.yaml"])
+    objects = kube.manifest("WineForest/V3", IMAGE, {**declared, "config": declared["config"]}, "rfv1-winev1")
+    assert kube.validate(objects) == [] and objects[1]["metadata"]["name"] == "wineforest-v3"
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [
@@ -87,6 +99,52 @@ def test_a_bad_declaration_is_one_paragraph(tmp_path, text, words):
     assert all(word in str(raised.value) for word in words), raised.value
     with pytest.raises(UserError, match="deploy declare"):
         kube.declaration("M/V2", tmp_path)
+
+
+def test_one_rollout_at_a_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLREPO_DEPLOY_STATE", str(tmp_path))
+    with kube.locked("IrisClassifier/V1"):
+        with pytest.raises(UserError, match="Another deploy"):
+            with kube.locked("IrisClassifier/V1"):
+                pass
+        with kube.locked("IrisClassifier/V2"):  # another deploy is not blocked
+            pass
+    with kube.locked("IrisClassifier/V1"):  # released
+        pass
+
+
+@pytest.mark.parametrize(
+    ("status", "answer", "words"),
+    [
+        (200, {"predictions": ["setosa"]}, ["sent 6 rows and got 1 predictions"]),
+        (200, {"result": []}, ["no `predictions`"]),
+        (500, {"error": "model failed"}, ["HTTP 500", "model failed"]),
+    ],
+)
+def test_the_smoke_test_checks_the_answers_shape(status, answer, words):
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(kube.RolloutError) as raised:
+            kube.smoke(DEPLOY / "sample-input.csv", server.server_address[1], timeout=10)
+    finally:
+        server.shutdown()
+    assert all(word in str(raised.value) for word in words), raised.value
 
 
 def _cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -251,7 +309,7 @@ def test_deploy_smoke_trace_broken_rollout_rollback_undeploy(pushed):
 
 
 @pytest.mark.slow
-def test_deploy_of_a_missing_image_stops_before_anything_changes(pushed):
+def test_deploy_of_a_missing_image_stops_before_anything_changes(pushed, tmp_path):
     env, images = pushed
     missing = images["pushed"].rsplit(":", 1)[0] + ":no-such-tag"
     done = _cli("up", "--model", "IrisClassifier/V1", "--image", missing, env=env)

@@ -35,6 +35,7 @@ Decisions (where the issue is silent):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import getpass
 import json
@@ -44,7 +45,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -504,8 +505,14 @@ def context(deploy: str, branch: str = "development") -> Context:
     return Context(deploy, shipping.DEPLOY_DIR / deploy, common.PIPELINE, uri, branch)
 
 
-def resolve(ctx: Context, image: str | None) -> tuple[str, str]:
+def resolve(ctx: Context, image: str | None, ask: bool = True) -> tuple[str, str]:
     """The image to run, by digest, and the run it was made from (its `mlflow.run_id` label).
+
+    Args:
+        ctx: the deploy.
+        image: a reference (default: what ecr.sh last pushed for the pipeline).
+        ask: ask the registry even when the reference is already a digest (False: only for a
+            tag, so that writing a manifest for ECR needs no registry credential here).
 
     Raises:
         UserError: no pushed image, or the registry does not have it.
@@ -513,6 +520,8 @@ def resolve(ctx: Context, image: str | None) -> tuple[str, str]:
     run_id = ""
     if image is None:
         image, run_id = pushed_image(ctx.pipeline, ctx.uri)
+    if not ask and DIGEST.match(image):
+        return image, run_id
     seen = inspect_image(image)
     return by_digest(image, seen["digest"]), seen["labels"].get("mlflow.run_id", run_id)
 
@@ -549,6 +558,24 @@ def _write_manifest(ctx: Context, state: State, image: str, number: int) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(to_yaml(local_manifest(objects, state.port)))
     return path
+
+
+@contextlib.contextmanager
+def locked(deploy: str) -> Iterator[None]:
+    """One rollout, rollback or undeploy of a deploy at a time on this machine (a file lock)."""
+    import fcntl
+
+    folder = state_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{app_name(deploy)}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(
+                f"Another deploy, rollback or undeploy of {deploy} is running on this machine; "
+                "wait for it to finish, then run this again."
+            ) from None
+        yield
 
 
 def up(ctx: Context, image: str | None, port: int | None, timeout: float, *, rollback: bool = False) -> str:
@@ -695,7 +722,7 @@ def run(args: argparse.Namespace) -> int:
     ctx = context(args.model, args.branch)
     if args.action == "manifest":
         declared = declaration(args.model)
-        image = resolve(ctx, args.image)[0]
+        image = resolve(ctx, args.image, ask=False)[0]
         objects = manifest(args.model, image, declared, ctx.pipeline)
         problems = validate(objects)
         if problems:
@@ -721,12 +748,20 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.action == "down":
-        print(down(ctx))
+        with locked(args.model):
+            print(down(ctx))
         return 0
     try:
-        print(
-            up(ctx, getattr(args, "image", None), args.port, args.timeout, rollback=args.action == "rollback")
-        )
+        with locked(args.model):
+            print(
+                up(
+                    ctx,
+                    getattr(args, "image", None),
+                    args.port,
+                    args.timeout,
+                    rollback=args.action == "rollback",
+                )
+            )
     except RolloutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
