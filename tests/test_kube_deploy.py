@@ -159,6 +159,17 @@ def test_a_bad_model_is_refused_before_anything_runs(model):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # a process importing MLflow
+def test_deploy_without_a_pushed_image_says_how_to_push_one(tmp_path):
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty.db'}",
+           "MLREPO_DEPLOY_STATE": str(tmp_path / "state")}  # fmt: skip
+    done = _cli("up", "--model", "IrisClassifier/V1", env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "No run of pipeline 'train_iris'" in done.stderr and "make ecr MODEL=" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow  # a process importing MLflow and BentoML
 def test_trace_shows_where_a_run_is_deployed(tmp_path, tracking_uri):
     import mlflow
 
@@ -285,8 +296,8 @@ def test_deploy_smoke_trace_broken_rollout_rollback_undeploy(pushed):
         "up", "--model", "IrisClassifier/V1", "--image", images["broken"], "--timeout", "120", env=env
     )
     assert done.returncode == 1, done.stdout + done.stderr
-    message = done.stderr.strip()
-    assert message.startswith("error: The rollout of") and "\n" not in message, message
+    (message,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert message.startswith("error: The rollout of"), done.stderr
     assert "before /readyz answered" in message and "Rolled back to revision 2" in message
     assert "Traceback" not in done.stderr.split("its last log lines")[0]
     assert _answers(port) == EXPECTED

@@ -541,10 +541,20 @@ def _record(ctx: Context, run_id: str, tags: dict[str, str]) -> None:
         pass  # an image made from a run of another store: the state file still holds it
 
 
+def _step(text: str) -> None:
+    """Progress, on stderr (stdout holds the one-line result)."""
+    import sys
+
+    print(f"deploy: {text}", file=sys.stderr, flush=True)
+
+
 def _rollout(ctx: Context, state: State, revision: dict[str, Any], timeout: float) -> tuple[float, float]:
     """Play one revision's manifest, wait for readiness, smoke-test it; `(ready_s, predict_s)`."""
+    _step(f"playing revision {revision['revision']} of {ctx.deploy}: {revision['image']}")
     _play(Path(revision["manifest"]), revision["image"])
+    _step(f"waiting for http://127.0.0.1:{state.port}/readyz (at most {timeout:.0f} s)")
     ready = wait_ready(ctx.deploy, state.port, timeout)
+    _step(f"smoke test: {ctx.folder.name}/sample-input.csv to /predict")
     _, latency = smoke(ctx.folder / "sample-input.csv", state.port)
     return ready, latency
 
