@@ -221,6 +221,16 @@ def main() -> int:
                 timeout=300,
             )
             subprocess.run(["podman", "pod", "rm", "-f", POD], capture_output=True, timeout=120)
+            repository = image.split("@")[0]  # localhost:PORT/iris-bench
+            listed = subprocess.run(
+                ["podman", "images", "--format", "{{.ID}} {{.Repository}}"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout
+            ids = {line.split()[0] for line in listed.splitlines() if line.split()[-1] == repository}
+            if ids and not args.image:  # what it pushed and pulled; an --image given is left alone
+                subprocess.run(["podman", "rmi", "-f", *ids], capture_output=True, timeout=120)
     b, w, f = statistics.median(bare), statistics.median(walls), statistics.median(firsts)
     print(
         f"median of {args.rounds}: bare start {b:.2f} s | make deploy {w:.2f} s | first prediction "

@@ -231,10 +231,11 @@ def pushed(tmp_path_factory):
             yield env, images
         finally:
             subprocess.run(["podman", "pod", "rm", "-f", POD], capture_output=True, timeout=120)
-            listed = subprocess.run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
-                                    capture_output=True, text=True, timeout=60).stdout.split()  # fmt: skip
-            for ref in [r for r in listed if "iris-kube" in r] + [image]:
-                subprocess.run(["podman", "rmi", "-f", ref], capture_output=True, timeout=120)
+            listed = subprocess.run(["podman", "images", "--format", "{{.ID}} {{.Repository}}"],
+                                    capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+            ids = [line.split()[0] for line in listed.splitlines() if f"{registry}/iris-kube" in line]
+            if ids:  # pulled by digest, they have no tag: removed by id
+                subprocess.run(["podman", "rmi", "-f", *set(ids)], capture_output=True, timeout=120)
 
 
 def _make(target: str, env: dict, *variables: str) -> subprocess.CompletedProcess:
