@@ -118,8 +118,14 @@ def test_model_run_gate_asks_for_the_model_by_identity(
     again = train("pipeline=train_iris", cwd=pr_repo)
     assert again.returncode == 0 and "cached" in (again.stdout + again.stderr).lower()
     passed = pr_check(pr_repo, "--no-pre-commit")
-    assert "PR-MODEL-RUN" not in passed.stdout, passed.stdout
+    assert "PR-MODEL-RUN" not in failed_rules(passed.stdout), passed.stdout
+    accepted = f"note: PR-MODEL-RUN: pipeline train_iris: accepted run {_run_id(ran.stdout)} (run.uid {uid}"
+    assert accepted in passed.stdout, passed.stdout
     assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+def _run_id(stdout: str) -> str:
+    return re.search(r"Run ([0-9a-f]{32}) FINISHED", stdout).group(1)
 
 
 def test_one_piece_per_branch(pr_repo: Path) -> None:
