@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import train
-from gates_support import commit, failed_rules, git, make_pr_repo, pr_check
+from gates_support import commit, failed_rules, git, make_pr_repo, mlrepo, pr_check
 
 MODEL = "models/IrisClassifier"
 CONFIG = "conf/pipeline/train_iris.yaml"
@@ -195,3 +195,29 @@ def test_data_added_then_deleted_in_the_pr_fails(pr_repo: Path) -> None:
     done = pr_check(pr_repo, "--no-pre-commit")
     assert "PR-ADDED-DATA datasets/iris/dump.bin:1 commit" in done.stdout, done.stdout
     assert "a NumPy array (known by its bytes)" in done.stdout
+
+
+def test_json_records_are_data_for_check_and_pr_check(pr_repo: Path) -> None:
+    """Issue 21's case: the Iris table as JSON records in datasets/iris/rows.json fails both gates."""
+    import json
+
+    from sklearn.datasets import load_iris
+
+    _branch(pr_repo, "dataset/iris")
+    rows = load_iris(as_frame=True).frame.to_dict(orient="records")
+    (pr_repo / "datasets/iris/rows.json").write_text(json.dumps(rows, indent=2))
+    commit(pr_repo, "the Iris rows, as JSON")
+
+    checked = mlrepo("check", "--root", str(pr_repo), cwd=pr_repo)  # what `make check` runs
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "RAW-DATA datasets/iris/rows.json:1 a JSON array of records (known by its bytes)" in checked.stdout
+
+    done = pr_check(pr_repo, "--no-pre-commit")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "RAW-DATA datasets/iris/rows.json:1 a JSON array of records (known by its bytes)" in done.stdout
+
+    (pr_repo / "datasets/iris/rows.json").unlink()  # deleted again: the PR's history still holds it
+    commit(pr_repo, "drop the rows")
+    again = pr_check(pr_repo, "--no-pre-commit")
+    assert "PR-ADDED-DATA datasets/iris/rows.json:1 commit" in again.stdout, again.stdout
+    assert "adds a JSON array of records (known by its bytes)" in again.stdout

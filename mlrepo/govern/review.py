@@ -554,7 +554,7 @@ def check_director(pr: PullRequest, settings: dict, outcome: Outcome) -> None:
 
 def check_added_data(pr: PullRequest, settings: dict, reported: set[str]) -> list[Violation]:
     """PR-ADDED-DATA: every file version the PR's commits add, judged by its size and bytes."""
-    from mlrepo.govern.checks.data import data_problem
+    from mlrepo.govern.checks.data import TEXT_BYTES, data_problem
 
     if not pr.added:
         return []
@@ -571,7 +571,7 @@ def check_added_data(pr: PullRequest, settings: dict, reported: set[str]) -> lis
         head = b""
         if size <= 64 * 1024 * 1024:
             head = subprocess.run(["git", "-C", str(pr.root), "cat-file", "blob", blob],
-                                  capture_output=True, check=False).stdout[:4096]  # fmt: skip
+                                  capture_output=True, check=False).stdout[:TEXT_BYTES]  # fmt: skip
         problem = data_problem(path, head, size, settings["data"])
         if problem and not path.endswith(".dvc"):
             found.append(
