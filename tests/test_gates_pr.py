@@ -119,8 +119,20 @@ def test_model_run_gate_asks_for_the_model_by_identity(
     assert again.returncode == 0 and "cached" in (again.stdout + again.stderr).lower()
     passed = pr_check(pr_repo, "--no-pre-commit")
     assert "PR-MODEL-RUN" not in failed_rules(passed.stdout), passed.stdout
-    accepted = f"note: PR-MODEL-RUN: pipeline train_iris: accepted run {_run_id(ran.stdout)} (run.uid {uid}"
+    run_id = _run_id(ran.stdout)
+    accepted = f"note: PR-MODEL-RUN: pipeline train_iris: accepted run {run_id} (run.uid {uid}"
     assert accepted in passed.stdout, passed.stdout
+
+    # PR-BODY asks for words, not an id; an id it names must be the run the gate accepted.
+    body = tmp_path / "body.md"
+    words = "## Description\n\nThe classifier regularizes more, C is half.\n\n## Motivation\n\n"
+    words += "The wider margin generalizes better on the held-out rows.\n\n## Run\n\n"
+    for named, ok in (("", True), (run_id, True), (uid, True), ("0123456789abcdef0123456789abcdef", False)):
+        body.write_text(words + named + "\n")
+        judged = pr_check(pr_repo, "--no-pre-commit", "--body", str(body))
+        assert (judged.returncode == 0) is ok, judged.stdout + judged.stderr
+    wrong = "names run 0123456789abcdef0123456789abcdef, but the run the model-run gate accepted is"
+    assert f"PR-BODY .github/pull_request_template.md:1 the PR body {wrong} {run_id}" in judged.stdout
     assert passed.returncode == 0, passed.stdout + passed.stderr
 
 
@@ -172,12 +184,11 @@ def test_pr_body_explains_itself(pr_repo: Path, tmp_path: Path) -> None:
     body.write_text((pr_repo / ".github/pull_request_template.md").read_text())
     stock = pr_check(pr_repo, "--no-pre-commit", "--body", str(body))
     assert "PR-BODY" in failed_rules(stock.stdout), stock.stdout
-    assert "Description has 0 real word(s)" in stock.stdout and "names no MLflow run id" in stock.stdout
+    assert "Description has 0 real word(s)" in stock.stdout and "Motivation has 0" in stock.stdout
 
-    body.write_text(
+    body.write_text(  # no run id: the model-run gate finds the run, the body need not paste it
         "## Description\n\nA comment that names the shared constants of the Iris classifier.\n\n"
-        "## Motivation\n\nNew readers asked where the class names and defaults come from.\n\n"
-        "## Run\n\n0123456789abcdef0123456789abcdef\n"
+        "## Motivation\n\nNew readers asked where the class names and defaults come from.\n"
     )
     filled = pr_check(pr_repo, "--no-pre-commit", "--body", str(body))
     assert "PR-BODY" not in filled.stdout, filled.stdout

@@ -13,8 +13,9 @@ left as it was found: hooks run in a scratch worktree.
    where the super-branch registers). A cached run made before the commit counts.
 3. The machinery and the rules (conf/governance.yaml `director_paths`) change only with a
    director: Pipfile / Pipfile.lock only by one; the lock locks the Pipfile.
-4. The PR body fills the template's Description and Motivation with real words and, for a model
-   change, names the run id (`--body FILE`; skipped without it).
+4. The PR body fills the template's Description and Motivation with real words (`--body FILE`;
+   skipped without it). The run id is not asked for: gate 2 finds the run and prints it as a note
+   (run id, uid, metric); a body that names a run id other than the one found fails.
 5. One piece per PR (a model, a dataset or a deploy), on a branch named after it: warnings
    (a failure where `one_piece_per_pr: strict`).
 """
@@ -60,9 +61,10 @@ PR_ADDED_DATA = Rule(
 )
 PR_BODY = Rule(
     "PR-BODY",
-    "the PR body fills the template's Description and Motivation with real words and, for a model "
-    "change, names the MLflow run id",
-    "edit the PR description: say what changes and why in your own words, and paste the run id",
+    "the PR body fills the template's Description and Motivation with real words; a run id it names "
+    "is the run the model-run gate accepted",
+    "edit the PR description: say what changes and why in your own words; name no run id, or the one "
+    "pr-check's note gives",
 )
 PR_ONE_PIECE = Rule(
     "PR-ONE-PIECE",
@@ -111,12 +113,14 @@ class Outcome:
     Attributes:
         failures: violations that block the merge.
         warnings: violations reported as warnings (PR-ONE-PIECE when not strict).
-        notes: lines saying what was not checked here, and why.
+        notes: lines saying what was not checked here, and why (and which runs were accepted).
+        accepted: the run ids and `run.uid`s of the runs the model-run gate accepted.
     """
 
     failures: list[Violation] = field(default_factory=list)
     warnings: list[Violation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)
 
 
 def _git(root: Path, *args: str) -> str:
@@ -474,6 +478,7 @@ def check_model_runs(
         if problem is None:
             if outcome is not None:
                 outcome.notes.append(f"PR-MODEL-RUN: pipeline {wanted.name}: {_accepted(run)}")
+                outcome.accepted += [run.info.run_id, wanted.uid]
             continue
         command = f"python -m train pipeline={wanted.name}" + (f" branch={branch}" if branch else "")
         message = (
@@ -632,7 +637,12 @@ def _sections(text: str) -> dict[str, str]:
 
 
 def check_body(body: str, template: str, settings: dict, model_change: bool, outcome: Outcome) -> None:
-    """PR-BODY: Description and Motivation in real words (not the template's), a run id for a model."""
+    """PR-BODY: Description and Motivation in real words, not the template's; a run id named is the one found.
+
+    The body need not name a run: the model-run gate finds it by `run.uid` and notes it. A 32-hex
+    id the body names fails only when the gate accepted runs (`outcome.accepted`) and it is none
+    of them (nor their `run.uid`): a stale or mistyped id would mislead the reviewer.
+    """
     from mlrepo.govern.checks.substance import real_words
 
     need = int(settings.get("pr_body_min_words", 5))
@@ -651,15 +661,20 @@ def check_body(body: str, template: str, settings: dict, model_change: bool, out
                     f"the PR body's {name.title()} has {words} real word(s) of its own, fewer than {need}",
                 )
             )
-    if model_change and not _RUN_ID.search(body):
-        outcome.failures.append(
-            Violation(
-                ".github/pull_request_template.md",
-                1,
-                PR_BODY.id,
-                "a model change: the PR body names no MLflow run id (32 hex digits) that vouches for it",
+    if not (model_change and outcome.accepted):
+        return
+    found = outcome.accepted[::2]  # (run id, run.uid) pairs
+    for named in dict.fromkeys(_RUN_ID.findall(re.sub(r"<!--.*?-->", " ", body, flags=re.DOTALL))):
+        if named not in outcome.accepted:
+            outcome.failures.append(
+                Violation(
+                    ".github/pull_request_template.md",
+                    1,
+                    PR_BODY.id,
+                    f"the PR body names run {named}, but the run the model-run gate accepted is "
+                    f"{', '.join(found)}: name that one or none",
+                )
             )
-        )
 
 
 def run_pre_commit(pr: PullRequest, tree: Path, config: str, venv: Path) -> list[Violation]:
