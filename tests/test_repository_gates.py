@@ -18,6 +18,15 @@ def test_every_python_file_passes_ruff_check_and_format():
         assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_make_lint_passes():
+    """`make lint` itself (ruff check + format check of the whole tree, Markdown code blocks included
+    where ruff formats them), so CI fails whenever `make lint` would; `-o` keeps make from syncing."""
+    done = subprocess.run(["make", "-o", ".venv/.synced", "lint"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ruff format --check ." in done.stdout  # the target really ran both checks
+
+
 def test_the_repository_breaks_none_of_its_rules():
     done = subprocess.run(
         [PYTHON, "-m", "mlrepo", "check"], cwd=ROOT, capture_output=True, text=True, timeout=120
