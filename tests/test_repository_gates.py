@@ -33,3 +33,12 @@ def test_the_repository_breaks_none_of_its_rules():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("check: 0 problems in ")
+
+
+def test_make_train_says_the_runners_own_exit_code():
+    """GNU make exits 2 on any failure; `make train` prints the runner's own code first (README)."""
+    done = subprocess.run(["make", "-o", ".venv/.synced", "train", "PIPELINE=no_such_pipeline"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert "Unknown pipeline 'no_such_pipeline'" in done.stderr and "Traceback" not in done.stderr
+    assert "python -m train exited 2 (1 the run failed; 2 a mistake in the command" in done.stderr
