@@ -76,6 +76,8 @@ def test_train_and_study_pipelines_pass_once_run(pr_repo: Path, tracking_uri: st
     commit(pr_repo, "estudy_iris: 11 repeats")
     failed, _ = _cycle(pr_repo, "estudy_iris")
     assert "(no FINISHED run of estudy_iris in this store)" in failed
+    studied = r"it studies run [0-9a-f]{32} \(study\.of best:train_iris\), part of its run\.uid"
+    assert re.search(studied, failed), failed
 
 
 def test_a_study_whose_target_has_no_run_says_so(pr_repo: Path, tracking_uri: str) -> None:

@@ -487,6 +487,9 @@ def check_model_runs(
         )
         if wanted.unresolved:
             message += f"; first the run it studies: {wanted.unresolved}"
+        elif wanted.params.get("study.run_id"):
+            studied, of = wanted.params["study.run_id"], wanted.params.get("study.of", "")
+            message += f"; it studies run {studied} (study.of {of}), part of its run.uid"
         closest = closest_runs(wanted) if store == wanted.store else []
         if closest:
             message += f"\n    the closest FINISHED runs of {wanted.name}:\n" + _indent("\n".join(closest))
