@@ -258,7 +258,7 @@ def pipeline_run(
 
     defaults = compose_at(tree, [f"pipeline={pipeline}"])
     cfg = compose_at(tree, [f"pipeline={pipeline}"] + ([f"branch={branch}"] if branch else []))
-    store = uri or configured_uri(tree, pipeline, root or tree)
+    store = uri or configured_uri(tree, pipeline, root or tree, defaults)
     unresolved = ""
     try:
         ident = identify.of_run(cfg, defaults, root=tree, uri=store)
@@ -336,13 +336,17 @@ def changed_pipelines(
     return found
 
 
-def configured_uri(tree: Path, pipeline: str, root: Path) -> str:
-    """The tracking URI a run of `pipeline` would use: `MLFLOW_TRACKING_URI` or the composed config's."""
+def configured_uri(tree: Path, pipeline: str, root: Path, composed=None) -> str:  # noqa: ANN001
+    """The tracking URI a run of `pipeline` would use: `MLFLOW_TRACKING_URI` or the composed config's.
+
+    `composed` is the pipeline's config composed at `tree` already (None: composed here).
+    """
     from mlrepo.track.tracking import resolve_uri
 
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return resolve_uri(os.environ["MLFLOW_TRACKING_URI"], root)
-    return resolve_uri(str(compose_at(tree, [f"pipeline={pipeline}"]).tracking.uri), root)
+    cfg = composed if composed is not None else compose_at(tree, [f"pipeline={pipeline}"])
+    return resolve_uri(str(cfg.tracking.uri), root)
 
 
 def model_problem(uri: str, uid: str, needs_model: bool, registers: bool) -> str | None:
