@@ -133,6 +133,7 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
         lambda r: _write(r / "datasets/iris/rows.dat", "a\tb\tc\n1\t2\t3\n4\t5\t6\n"),
         lambda r: _write(r / "datasets/iris/rows.md", "a,b,c\n1,2,3\n4,5,6\n7,8,9\n"),
         lambda r: _write(r / "datasets/iris/rows.json", "a;b;c\n1;2;3\n4;5;6\n7;8;9\n"),
+        lambda r: _write(r / "conf/tables/iris.yaml", yaml.safe_dump({"rows": _iris()})),  # conf/ hides none
     ],
     "PIPFILE-LOCK": [
         lambda r: _edit(r / "Pipfile", "[dev-packages]\n", '[dev-packages]\nblack = "*"\n'),
@@ -185,7 +186,8 @@ def _structured_files(root: Path) -> None:
     """The repository's own structured files, and small configs that hold a few records: none is data."""
     from conftest import ROOT
 
-    for name in (".pre-commit-config.yaml", ".secrets.baseline", "dvc.lock", "conf/config.yaml"):
+    for name in (".pre-commit-config.yaml", ".secrets.baseline", "dvc.lock", "conf/config.yaml",
+                 *(str(p.relative_to(ROOT)) for p in (ROOT / "conf").glob("[!p]*/*.yaml"))):  # fmt: skip
         _write(root / name, (ROOT / name).read_text())
     cells = [{"cell_type": "markdown", "id": f"c{i}", "source": f"Step {i}, {i + 1}"} for i in range(30)]
     _write(root / "datasets/iris/notebooks/explore.ipynb", json.dumps({"cells": cells, "nbformat": 4}))
