@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from gates_support import commit, make_repo, mlrepo, rule_ids
 
 from mlrepo.govern import checks
@@ -117,6 +118,9 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
         lambda r: (r / f"{DEPLOY}/ecr.sh").chmod(0o644),
         lambda r: (r / f"{DEPLOY}/sample-input.csv").unlink(),
         lambda r: (r / f"{DEPLOY}/create_bento_model.py").unlink(),
+        lambda r: (r / f"{DEPLOY}/deploy.yaml").unlink(),
+        lambda r: _write(r / f"{DEPLOY}/deploy.yaml", "replicas: 1\nreplica: 2\n"),
+        lambda r: _write(r / f"{DEPLOY}/deploy.yaml", "config:\n  DB_PASSWORD: x\n"),
     ],
     "TABLE-NAME": [
         lambda r: _edit(
@@ -139,6 +143,22 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
         lambda r: _write(r / "datasets/iris/rows.csv", "a,b\n1,2\n"),
         lambda r: _write(r / "models/IrisClassifier/weights.npy", "x"),
         lambda r: _write(r / "notes/big.txt", "x" * 600 * 1024),
+        # Text shapes, whatever the extension (issue 21): the Iris table as JSON records...
+        lambda r: _write(r / "datasets/iris/rows.json", json.dumps(_iris())),
+        lambda r: _write(r / "datasets/iris/rows.json", json.dumps(_iris() * 10, indent=2)),  # > 64 KiB
+        lambda r: _write(r / "datasets/iris/rows.json", "".join(json.dumps(x) + "\n" for x in _iris())),
+        lambda r: _write(r / "datasets/iris/rows.json", json.dumps([list(x.values()) for x in _iris()])),
+        lambda r: _write(r / "datasets/iris/rows.json", json.dumps({"source": "UCI", "rows": _iris()})),
+        lambda r: _write(r / "datasets/iris/rows.ndjson", "[5.1, 3.5]\n[4.9, 3.0]\n[4.7, 3.2]\n"),
+        # ... as YAML lists of records (block, flow, nested in a mapping) ...
+        lambda r: _write(r / "datasets/iris/rows.yaml", yaml.safe_dump(_iris(), sort_keys=False)),
+        lambda r: _write(r / "datasets/iris/rows.yml", "".join(f"- {json.dumps(x)}\n" for x in _iris())),
+        lambda r: _write(r / "datasets/iris/rows.yaml", yaml.safe_dump({"rows": _iris() * 5})),  # > 64 KiB
+        # ... and delimited text under any extension.
+        lambda r: _write(r / "datasets/iris/rows.dat", "a\tb\tc\n1\t2\t3\n4\t5\t6\n"),
+        lambda r: _write(r / "datasets/iris/rows.md", "a,b,c\n1,2,3\n4,5,6\n7,8,9\n"),
+        lambda r: _write(r / "datasets/iris/rows.json", "a;b;c\n1;2;3\n4;5;6\n7;8;9\n"),
+        lambda r: _write(r / "conf/tables/iris.yaml", yaml.safe_dump({"rows": _iris()})),  # conf/ hides none
     ],
     "PIPFILE-LOCK": [
         lambda r: _edit(r / "Pipfile", "[dev-packages]\n", '[dev-packages]\nblack = "*"\n'),
@@ -193,6 +213,39 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
 }
 
 
+def _iris() -> list[dict]:
+    """The Iris table as records (150 rows), as a JSON or YAML dump of it would hold them."""
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame
+    return [
+        {k: (float(v) if k != "target" else int(v)) for k, v in row.items()} for _, row in frame.iterrows()
+    ]
+
+
+def _structured_files(root: Path) -> None:
+    """The repository's own structured files, and small configs that hold a few records: none is data."""
+    from conftest import ROOT
+
+    for name in (".pre-commit-config.yaml", ".secrets.baseline", "dvc.lock", "conf/config.yaml",
+                 *(str(p.relative_to(ROOT)) for p in (ROOT / "conf").glob("[!p]*/*.yaml"))):  # fmt: skip
+        _write(root / name, (ROOT / name).read_text())
+    cells = [{"cell_type": "markdown", "id": f"c{i}", "source": f"Step {i}, {i + 1}"} for i in range(30)]
+    _write(root / "datasets/iris/notebooks/explore.ipynb", json.dumps({"cells": cells, "nbformat": 4}))
+    _write(root / "docs/package.json", json.dumps({"name": "docs", "dependencies": {"mermaid": "11.4.1"}}))
+    example = [{"sepal_length": 5.1, "sepal_width": 3.5}, {"sepal_length": 4.9, "sepal_width": 3.0}] * 2
+    openapi = {"openapi": "3.1.0", "paths": {"/predict": {"post": {"requestBody": {"content": {
+        "application/json": {"example": example}}}}}}}  # fmt: skip
+    _write(root / "docs/openapi-sample.json", json.dumps(openapi, indent=2))
+    env = "".join(f"        - name: VAR_{i}\n          value: '{i}'\n" for i in range(5))
+    _write(root / "docs/manifest.yaml", f"spec:\n  containers:\n    - name: api\n      env:\n{env}")
+    _write(
+        root / "docs/results.md",
+        "| C | accuracy |\n|---|---|\n| 0.5 | 0.93 |\n| 1.0 | 0.97 |\n| 2 | 0.96 |\n",
+    )
+    _write(root / "docs/rows.yaml", "- a: 1\n  b: 2\n- a: 3\n  b: 4\n")  # two rows: a sample, not a table
+
+
 def _drop_from_lock(root: Path, category: str, name: str) -> None:
     """Hand-patch the lock: a package gone, the hash left as it was."""
     lock = json.loads((root / "Pipfile.lock").read_text())
@@ -211,6 +264,7 @@ def _second_deploy(root: Path) -> None:
         _write(folder / name, '"""x."""\n')
     _write(folder / "ecr.sh", "#!/bin/sh\n")
     (folder / "ecr.sh").chmod(0o755)
+    _write(folder / "deploy.yaml", "replicas: 1\n")
     _write(root / "docs/vendor/mermaid/mermaid.min.js", "x" * 600 * 1024)
 
 
@@ -276,6 +330,7 @@ KEEPS: dict[str, Callable[[Path], None]] = {
     "a DVC pointer is not data": lambda r: _write(
         r / "datasets/iris/raw.csv.dvc", "outs:\n- md5: x\n  path: raw.csv\n"
     ),
+    "the repository's structured files and small configs are not data": _structured_files,
     "a table under data/": lambda r: _write(r / "data/irisv1_dataset_v2.parquet", "x"),
     "diagram regenerated after a change": lambda r: (
         _edit(

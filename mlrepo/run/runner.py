@@ -33,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlrepo import ROOT
 from mlrepo.errors import UserError
-from mlrepo.run import heartbeat, identity, tasks
+from mlrepo.run import heartbeat, identify, identity, tasks
 from mlrepo.run.config import check_choices, compose
 from mlrepo.run.identity import Identity
 from mlrepo.track import gitinfo, runs, tracking
@@ -225,9 +225,9 @@ def run_tags(cfg: DictConfig, git: gitinfo.GitInfo, ident: Identity | None = Non
 
 
 def identity_of(cfg: DictConfig, overrides: Sequence[str] = ()) -> Identity:
-    """The run identity of `cfg`; its defaults are the same pipeline composed without overrides."""
+    """The run identity of `cfg` (`identify.of_run`, as the gates compute it); defaults: no overrides."""
     choices = identity.group_choices(overrides) or [f"pipeline={cfg.pipeline.name}"]
-    return identity.compute(cfg, compose(choices[-1:]))
+    return identify.of_run(cfg, compose(choices[-1:]))
 
 
 def previous_run(mode: str, found: Sequence[runs.RunRecord]) -> runs.RunRecord | None:
@@ -346,8 +346,7 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
     mode = str(OmegaConf.select(cfg, "mode", default="cached"))
     if mode not in MODES:
         raise UserError(f"Unknown mode '{mode}'. Use mode=cached (the default), mode=force or mode=retry.")
-    tasks.prepare(cfg, tracking.resolve_uri(str(cfg.tracking.uri)))  # a study's target: part of run.uid
-    ident = identity_of(cfg, overrides)
+    ident = identity_of(cfg, overrides)  # a study's target (study.run_id) resolved: part of run.uid
     mode = tasks.mode_for(cfg, mode, ident.uid)  # a dataset run whose table is gone builds it again
     uri = tracking.resolve_uri(str(cfg.tracking.uri))
     tracking.check_access(uri)  # a server that refuses our login: one line, before anything runs
