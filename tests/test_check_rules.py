@@ -230,8 +230,15 @@ def _structured_files(root: Path) -> None:
     for name in (".pre-commit-config.yaml", ".secrets.baseline", "dvc.lock", "conf/config.yaml",
                  *(str(p.relative_to(ROOT)) for p in (ROOT / "conf").glob("[!p]*/*.yaml"))):  # fmt: skip
         _write(root / name, (ROOT / name).read_text())
-    cells = [{"cell_type": "markdown", "id": f"c{i}", "source": f"Step {i}, {i + 1}"} for i in range(30)]
-    _write(root / "datasets/iris/notebooks/explore.ipynb", json.dumps({"cells": cells, "nbformat": 4}))
+    cells = [{"cell_type": "markdown", "id": f"c{i}", "metadata": {}, "source": f"Step {i}, {i + 1}"}
+             for i in range(30)]  # fmt: skip
+    notebook = {
+        "cells": cells,
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }  # a valid one: ruff reads it
+    _write(root / "datasets/iris/notebooks/explore.ipynb", json.dumps(notebook))
     _write(root / "docs/package.json", json.dumps({"name": "docs", "dependencies": {"mermaid": "11.4.1"}}))
     example = [{"sepal_length": 5.1, "sepal_width": 3.5}, {"sepal_length": 4.9, "sepal_width": 3.0}] * 2
     openapi = {"openapi": "3.1.0", "paths": {"/predict": {"post": {"requestBody": {"content": {
