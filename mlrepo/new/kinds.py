@@ -94,6 +94,7 @@ def dataset(args: argparse.Namespace, root: Path) -> Scaffold:
         [
             f"fill load_frame() in datasets/{name}/dataset.py and the docstring of its __init__.py",
             f"then: python -m mlrepo new pipeline <model&version>-{name}v1 --model <Model> --dataset {name}",
+            f"sketch in datasets/{name}/notebooks/explore.ipynb (make lab)",
         ],
     )
 
@@ -102,10 +103,19 @@ def dataset(args: argparse.Namespace, root: Path) -> Scaffold:
     "model",
     "models/<ModelName>/: documented __init__.py with its diagram, model.py (fill build()), common.py",
     _arg("name", help="CamelCase, e.g. WineForest"),
+    _arg(
+        "--dataset",
+        default=None,
+        help="the dataset its starter notebook fits it on (default: the first dataset made by `new dataset`)",
+    ),  # fmt: skip
 )
 def model(args: argparse.Namespace, root: Path) -> Scaffold:
-    """`new model NAME`: a documented model whose `build()` the author fills; its diagram drawn."""
+    """`new model NAME [--dataset D]`: a documented model whose `build()` the author fills; its
+    diagram drawn; `notebooks/explore.ipynb` fits it on D (a dataset with `build_table`; without
+    one, no notebook: the next steps say so)."""
     name = names.model(args.name)
+    dataset = notebook_dataset(root, getattr(args, "dataset", None))
+    notebook = f"models/{name}/notebooks/explore.ipynb"
 
     def draw(files: dict[str, bytes]) -> None:
         from mlrepo.govern import diagrams
@@ -113,16 +123,39 @@ def model(args: argparse.Namespace, root: Path) -> Scaffold:
         init, source = f"models/{name}/__init__.py", files[f"models/{name}/model.py"].decode()
         drawn = diagrams.update_source(files[init].decode(), diagrams.specs_from_source(source))
         files[init] = drawn.encode()
+        if dataset is None:
+            files.pop(notebook, None)
 
     return Scaffold(
-        {"name": name},
+        {"name": name, "dataset": dataset or ""},
         [
             f"fill build() in models/{name}/model.py and the <describe ...> sections of its __init__.py",
             "after changing the constructor or methods: make diagrams",
             f"then: python -m mlrepo new pipeline <model&v>-<dataset&v> --model {name} --dataset <d>",
+            f"sketch in {notebook} (make lab)"
+            if dataset
+            else f"no dataset made by `new dataset` yet, so no {notebook}: copy IrisClassifier's notebooks/",
         ],
         patch=draw,
     )
+
+
+def notebook_dataset(root: Path, name: str | None) -> str | None:
+    """The dataset a new model's starter notebook fits it on: `name`, else the first dataset
+    (by name) whose `dataset.py` has `build_table` (the function `new dataset` scaffolds).
+
+    Raises:
+        UserError: `name` is given but `datasets/<name>/dataset.py` does not exist.
+    """
+    if name is not None:
+        name = names.dataset(name)
+        if not (root / "datasets" / name / "dataset.py").is_file():
+            raise UserError(f"datasets/{name}/ does not exist: run python -m mlrepo new dataset {name}")
+        return name
+    for path in sorted((root / "datasets").glob("*/dataset.py")):
+        if "def build_table(" in path.read_text(errors="replace"):
+            return path.parent.name
+    return None
 
 
 @kind(

@@ -35,6 +35,7 @@ MACHINERY = (
 EXAMPLES = (
     "datasets/iris/", "models/IrisClassifier/", "train/iris/", "conf/pipeline/train_iris.yaml",
     "train/estudy_iris/", "conf/pipeline/estudy_iris.yaml", "deploy/IrisClassifier/",
+    "conf/pipeline/estudy_iris_errors.yaml",
 )  # fmt: skip
 """The Iris example, left out by `--no-examples`."""
 LEFT_OUT = (

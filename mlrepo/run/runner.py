@@ -33,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlrepo import ROOT
 from mlrepo.errors import UserError
-from mlrepo.run import heartbeat, identity, tasks
+from mlrepo.run import heartbeat, identify, identity, tasks
 from mlrepo.run.config import check_choices, compose
 from mlrepo.run.identity import Identity
 from mlrepo.track import gitinfo, runs, tracking
@@ -236,9 +236,9 @@ def metric_tags(cfg: DictConfig) -> dict[str, str]:
 
 
 def identity_of(cfg: DictConfig, overrides: Sequence[str] = ()) -> Identity:
-    """The run identity of `cfg`; its defaults are the same pipeline composed without overrides."""
+    """The run identity of `cfg` (`identify.of_run`, as the gates compute it); defaults: no overrides."""
     choices = identity.group_choices(overrides) or [f"pipeline={cfg.pipeline.name}"]
-    return identity.compute(cfg, compose(choices[-1:]))
+    return identify.of_run(cfg, compose(choices[-1:]))
 
 
 def previous_run(mode: str, found: Sequence[runs.RunRecord]) -> runs.RunRecord | None:
@@ -360,8 +360,7 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
     mode = str(OmegaConf.select(cfg, "mode", default="cached"))
     if mode not in MODES:
         raise UserError(f"Unknown mode '{mode}'. Use mode=cached (the default), mode=force or mode=retry.")
-    tasks.prepare(cfg, tracking.resolve_uri(str(cfg.tracking.uri)))  # a study's target: part of run.uid
-    ident = identity_of(cfg, overrides)
+    ident = identity_of(cfg, overrides)  # a study's target (study.run_id) resolved: part of run.uid
     mode = tasks.mode_for(cfg, mode, ident.uid)  # a dataset run whose table is gone builds it again
     uri = tracking.resolve_uri(str(cfg.tracking.uri))
     tracking.check_access(uri)  # a server that refuses our login: one line, before anything runs
@@ -378,7 +377,12 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
         return 0
     if claim is not None:
         cleanup.callback(claim.release)
-    module = load_pipeline(str(cfg.pipeline.code))
+    if OmegaConf.select(cfg, "pipeline.notebook", default=None):  # a study that is a notebook
+        from mlrepo.run import notebook
+
+        module = notebook.load(cfg)
+    else:
+        module = load_pipeline(str(cfg.pipeline.code))
     from mlrepo.track import flavors
 
     flavors.prepare(_user_imports(ident))  # before MLflow: see flavors.prepare
@@ -452,7 +456,7 @@ def _user_imports(ident: Identity) -> set[str]:
     """The top-level modules the pipeline's own files import (its closure outside `mlrepo/`), statically."""
     names: set[str] = set()
     for relative in ident.files:
-        if not relative.startswith("mlrepo/"):
+        if not relative.startswith("mlrepo/") and relative.endswith(".py"):
             names.update(m.split(".")[0] for m in identity._imports(ROOT / relative, ROOT))
     return names
 

@@ -361,9 +361,13 @@ def collect(client: Any, run_id: str, status: str | None = None) -> dict[str, An
     task = task_of(tags.get("pipeline", experiment))
     figures: list[dict[str, str]] = []
     texts: dict[str, str] = {}
+    notebook_files: list[str] = []  # a notebook study's executed notebook and its HTML (run/notebook.py)
     with tempfile.TemporaryDirectory() as tmp:
         for item in _files(client, run_id):
             path = item.path
+            if path.startswith("notebook/"):
+                notebook_files.append(path)
+                continue
             if path == ARTIFACT:
                 continue
             if path.endswith(".png") and (item.file_size or 0) <= _MAX_FIGURE_BYTES:
@@ -406,6 +410,9 @@ def collect(client: Any, run_id: str, status: str | None = None) -> dict[str, An
         "figures": figures,
         "signature": signature,
         "report": texts.get("report.html"),
+        "notebook": {"source": tags["study.notebook"], "files": sorted(notebook_files)}
+        if tags.get("study.notebook")
+        else None,
         "profile": _json(texts.get("dataset/profile.json")),
         "sweep": sweep,
         "sweep_figures": _draw_sweep(sweep) if sweep else [],
