@@ -19,6 +19,12 @@ MLFLOW_PORT ?= 5000
 
 .PHONY: help init train test lint format mlflow-ui clean
 
+# Exit codes through make: GNU make exits 2 whenever a recipe fails, whatever the command's own
+# code (it cannot pass one through). A target whose command documents its codes runs it as
+# `@echo CMD; CMD || $(call exited,NAME,MEANINGS)`: the command's own code and its meaning are
+# printed before make's `Error N` line. Scripts that branch on the code run the command itself.
+exited = { rc=$$?; echo "$(1) exited $$rc ($(2)); make exits 2 on any failure: run the command itself for its code" >&2; exit $$rc; }
+
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
@@ -34,7 +40,8 @@ train: init ## Run a pipeline on the development super-branch (PIPELINE=train_ir
 	@ls conf/pipeline/*.yaml >/dev/null 2>&1 || { echo "There is no pipeline yet. Make one: make new-dataset NAME=wine," \
 	  "make new-model NAME=WineForest, make new-pipeline NAME=rfv1-winev1 MODEL=WineForest DATASET=wine" \
 	  "(docs/guides/adding-a-model.md)." >&2; exit 2; }
-	$(PY) -m train pipeline=$(PIPELINE) $(ARGS)
+	@echo "$(PY) -m train pipeline=$(PIPELINE) $(ARGS)"; $(PY) -m train pipeline=$(PIPELINE) $(ARGS) \
+	  || $(call exited,python -m train,1 the run failed; 2 a mistake in the command; 130 interrupted)
 
 test: init ## Run the whole test suite, slow tests included (PYTEST_ARGS="-k iris -x")
 	$(PY) -m pytest $(PYTEST_ARGS)

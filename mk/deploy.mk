@@ -13,9 +13,13 @@ bento-model: init ## Import the best FINISHED run (or RUN_ID=...) into the Bento
 predict: init ## Predict one record: make predict MODEL=IrisClassifier/V1 ARGS="5.1 3.5 1.4 0.2"
 	$(PY) -m mlrepo.ship.deploy predict --model $(MODEL) $(ARGS)
 
+# make exits 2 on any failure (see `exited` in the Makefile); the command's own code is printed
+# first: 1 some rows were bad (the others are predicted and written), 2 a mistake in the command.
+PREDICT_BATCH = $(PY) -m mlrepo.ship.deploy predict-batch --model $(MODEL) --file $(FILE) $(if $(OUT),--out $(OUT))
 predict-batch: init ## Predict a CSV: make predict-batch FILE=rows.csv [OUT=out.csv]; bad rows reported by number
 	@test -n "$(FILE)" || { echo "Pass FILE=<a CSV with a header row>, e.g. make predict-batch FILE=deploy/$(MODEL)/sample-input.csv" >&2; exit 2; }
-	$(PY) -m mlrepo.ship.deploy predict-batch --model $(MODEL) --file $(FILE) $(if $(OUT),--out $(OUT))
+	@echo "$(PREDICT_BATCH)"; $(PREDICT_BATCH) \
+	  || $(call exited,predict-batch,1 some rows were bad and the others are written; 2 a mistake in the command)
 
 serve: init ## Serve the deploy on http://127.0.0.1:3000: try it at /, API at /docs (MODEL=..., SERVE_PORT=...)
 	$(PY) -m mlrepo.ship.deploy serve --model $(MODEL) --port $(SERVE_PORT)

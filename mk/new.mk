@@ -5,10 +5,10 @@ new-dataset: init ## Scaffold datasets/NAME/ (make new-dataset NAME=wine); then 
 	$(PY) -m mlrepo new dataset $(NAME)
 
 new-model: init ## Scaffold models/NAME/ with its docs and diagram (make new-model NAME=WineForest); then fill build()
-	$(PY) -m mlrepo new model $(NAME)
+	$(PY) -m mlrepo new model $(NAME) $(if $(DATASET),--dataset $(DATASET))
 
-new-pipeline: init ## Scaffold a pipeline: make new-pipeline NAME=rfv1-winev1 MODEL=WineForest DATASET=wine
-	$(PY) -m mlrepo new pipeline $(NAME) --model $(MODEL) --dataset $(DATASET)
+new-pipeline: init ## Scaffold a pipeline: make new-pipeline NAME=rfv1-winev1 MODEL=WineForest DATASET=wine [TASK=regression] [OF=<studied pipeline>]
+	$(PY) -m mlrepo new pipeline $(NAME) $(if $(MODEL),--model $(MODEL)) $(if $(DATASET),--dataset $(DATASET)) $(if $(TASK),--task $(TASK)) $(if $(OF),--of $(OF))
 
 new-deploy: init ## Scaffold deploy/MODEL/V<next>/ serving the best run: make new-deploy MODEL=WineForest [VERSION=2]
 	$(PY) -m mlrepo new deploy $(MODEL) $(if $(VERSION),--version $(VERSION)) $(if $(PIPELINE_NAME),--pipeline $(PIPELINE_NAME))

@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     from mlrepo.server import cli as server_cli  # users, promote, trace (the team server)
 
     server_cli.add_commands(sub)
+    from mlrepo.ship import kube  # manifest, up, rollback, down (make deploy|rollback|undeploy)
+
+    kube.add_arguments(sub.add_parser("deploy", help="a deploy's Kubernetes manifest; run it on podman"))
     return parser
 
 
@@ -252,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
             from mlrepo.track import card
 
             return card.run(args)
+        if args.command == "deploy":
+            from mlrepo.ship import kube
+
+            return kube.run(args)
         if args.command == "new":
             from mlrepo import new
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install what the container deploy needs from Debian when missing: podman with runc, skopeo,
-# debootstrap (the local base image), docker-registry (a local registry) and awscli; then make
+# debootstrap (the local base image), docker-registry (a local registry), awscli and catatonit (the
+# pause process of `podman kube play`'s pods); then make
 # podman use runc and cgroupfs (crun fails on this host's hybrid cgroups).
 # Idempotent. Needs root (or sudo) and Debian's apt mirror.
 set -euo pipefail
 
-PACKAGES=(podman runc skopeo debootstrap docker-registry awscli containernetworking-plugins)
+PACKAGES=(podman runc skopeo debootstrap docker-registry awscli containernetworking-plugins catatonit)
 CONF=/etc/containers/containers.conf
 
 sudo=""

@@ -33,6 +33,7 @@ FILES = {
     "deploy/IrisClassifier/V1/service.py": '"""The BentoML service."""\n',
     "deploy/IrisClassifier/V1/sample-input.csv": "sepal_length,sepal_width\n5.1,3.5\n",
     "deploy/IrisClassifier/V1/ecr.sh": "#!/usr/bin/env bash\nset -euo pipefail\n",
+    "deploy/IrisClassifier/V1/deploy.yaml": "replicas: 1\n",
     "dvc.yaml": "stages:\n  iris:\n    cmd: python -m datasets.iris\n    outs:\n"
     "      - data/irisv1_dataset_v1.parquet\n",
 }

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from gates_support import commit, make_repo, mlrepo, rule_ids
 
 from mlrepo.govern import checks
@@ -27,6 +28,20 @@ def _write(path: Path, text: str) -> None:
 
 MODEL = "models/IrisClassifier"
 DEPLOY = "deploy/IrisClassifier/V1"
+NOTEBOOKS = "datasets/iris/notebooks"
+STUDY_NOTEBOOK = (
+    "# @package _global_\npipeline:\n  name: estudy_errors\n  notebook: {nb}\nstudy:\n  of: best:train_iris\n"
+)
+
+
+def _notebook(path: Path, *sources: str, outputs: bool = False) -> None:
+    """Write a notebook (nbformat 4.5) whose code cells hold `sources`; with outputs if asked."""
+    cells = [{"cell_type": "code", "id": f"c{i}", "metadata": {}, "source": source,
+              "execution_count": 1 if outputs else None,
+              "outputs": [{"output_type": "stream", "name": "stdout", "text": "4\n"}] if outputs else []}
+             for i, source in enumerate(sources)]  # fmt: skip
+    _write(path, json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+
 
 BREAKS: dict[str, list[Callable[[Path], None]]] = {
     "DATASET-LAYOUT": [
@@ -86,12 +101,26 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
         lambda r: _edit(r / "conf/pipeline/train_iris.yaml", "code: iris", "code: nowhere"),
         lambda r: _edit(r / "conf/pipeline/train_iris.yaml", "model: IrisClassifier", "model: Missing"),
         lambda r: _edit(r / "conf/pipeline/train_iris.yaml", "# @package _global_\n", ""),
+        lambda r: _write(
+            r / "conf/pipeline/estudy_errors.yaml", STUDY_NOTEBOOK.format(nb=f"{MODEL}/notebooks/none.ipynb")
+        ),
+        lambda r: (
+            _notebook(r / f"{MODEL}/notebooks/errors.ipynb", "print(1)\n"),
+            _edit(
+                r / "conf/pipeline/train_iris.yaml",
+                "  code: iris\n",
+                f"  notebook: {MODEL}/notebooks/errors.ipynb\n",
+            ),
+        ),
     ],
     "DEPLOY-LAYOUT": [
         lambda r: _write(r / f"{DEPLOY}/__init__.py", '"""No."""\n'),
         lambda r: (r / f"{DEPLOY}/ecr.sh").chmod(0o644),
         lambda r: (r / f"{DEPLOY}/sample-input.csv").unlink(),
         lambda r: (r / f"{DEPLOY}/create_bento_model.py").unlink(),
+        lambda r: (r / f"{DEPLOY}/deploy.yaml").unlink(),
+        lambda r: _write(r / f"{DEPLOY}/deploy.yaml", "replicas: 1\nreplica: 2\n"),
+        lambda r: _write(r / f"{DEPLOY}/deploy.yaml", "config:\n  DB_PASSWORD: x\n"),
     ],
     "TABLE-NAME": [
         lambda r: _edit(
@@ -114,6 +143,22 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
         lambda r: _write(r / "datasets/iris/rows.csv", "a,b\n1,2\n"),
         lambda r: _write(r / "models/IrisClassifier/weights.npy", "x"),
         lambda r: _write(r / "notes/big.txt", "x" * 600 * 1024),
+        # Text shapes, whatever the extension (issue 21): the Iris table as JSON records...
+        lambda r: _write(r / "datasets/iris/rows.json", json.dumps(_iris())),
+        lambda r: _write(r / "datasets/iris/rows.json", json.dumps(_iris() * 10, indent=2)),  # > 64 KiB
+        lambda r: _write(r / "datasets/iris/rows.json", "".join(json.dumps(x) + "\n" for x in _iris())),
+        lambda r: _write(r / "datasets/iris/rows.json", json.dumps([list(x.values()) for x in _iris()])),
+        lambda r: _write(r / "datasets/iris/rows.json", json.dumps({"source": "UCI", "rows": _iris()})),
+        lambda r: _write(r / "datasets/iris/rows.ndjson", "[5.1, 3.5]\n[4.9, 3.0]\n[4.7, 3.2]\n"),
+        # ... as YAML lists of records (block, flow, nested in a mapping) ...
+        lambda r: _write(r / "datasets/iris/rows.yaml", yaml.safe_dump(_iris(), sort_keys=False)),
+        lambda r: _write(r / "datasets/iris/rows.yml", "".join(f"- {json.dumps(x)}\n" for x in _iris())),
+        lambda r: _write(r / "datasets/iris/rows.yaml", yaml.safe_dump({"rows": _iris() * 5})),  # > 64 KiB
+        # ... and delimited text under any extension.
+        lambda r: _write(r / "datasets/iris/rows.dat", "a\tb\tc\n1\t2\t3\n4\t5\t6\n"),
+        lambda r: _write(r / "datasets/iris/rows.md", "a,b,c\n1,2,3\n4,5,6\n7,8,9\n"),
+        lambda r: _write(r / "datasets/iris/rows.json", "a;b;c\n1;2;3\n4;5;6\n7;8;9\n"),
+        lambda r: _write(r / "conf/tables/iris.yaml", yaml.safe_dump({"rows": _iris()})),  # conf/ hides none
     ],
     "PIPFILE-LOCK": [
         lambda r: _edit(r / "Pipfile", "[dev-packages]\n", '[dev-packages]\nblack = "*"\n'),
@@ -143,6 +188,22 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
             "    if config:\n        return dict(config)\n",
         ),
     ],
+    "NOTEBOOK-PLACE": [
+        lambda r: _notebook(r / "sketch.ipynb", "print(1)\n"),
+        lambda r: _notebook(r / "datasets/iris/explore.ipynb", "print(1)\n"),
+        lambda r: _notebook(r / "train/iris/notebooks/try.ipynb", "print(1)\n"),
+    ],
+    "NOTEBOOK-OUTPUTS": [
+        lambda r: _notebook(r / f"{NOTEBOOKS}/explore.ipynb", "print(2 + 2)\n", outputs=True),
+    ],
+    "NOTEBOOK-LINT": [
+        lambda r: _notebook(r / f"{NOTEBOOKS}/explore.ipynb", "import os, sys\n"),
+        lambda r: _notebook(r / f"{MODEL}/notebooks/fit.ipynb", "x = 1\n", "print(y)\n"),
+    ],
+    "NOTEBOOK-IMPORT": [
+        lambda r: _notebook(r / f"{NOTEBOOKS}/explore.ipynb", "import torch\n\nprint(torch)\n"),
+        lambda r: _notebook(r / f"{NOTEBOOKS}/explore.ipynb", "from pip import main\n\nprint(main)\n"),
+    ],
     "DEPLOY-SHAPE": [
         lambda r: _write(r / "deploy/IrisClassifier/v2/service.py", '"""S."""\n'),
         lambda r: _write(r / "deploy/IrisClassifier/V2.1/service.py", '"""S."""\n'),
@@ -150,6 +211,46 @@ BREAKS: dict[str, list[Callable[[Path], None]]] = {
         lambda r: _write(r / "deploy/WineClassifier/V1/service.py", '"""S."""\n'),
     ],
 }
+
+
+def _iris() -> list[dict]:
+    """The Iris table as records (150 rows), as a JSON or YAML dump of it would hold them."""
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame
+    return [
+        {k: (float(v) if k != "target" else int(v)) for k, v in row.items()} for _, row in frame.iterrows()
+    ]
+
+
+def _structured_files(root: Path) -> None:
+    """The repository's own structured files, and small configs that hold a few records: none is data."""
+    from conftest import ROOT
+
+    for name in (".pre-commit-config.yaml", ".secrets.baseline", "dvc.lock", "conf/config.yaml",
+                 *(str(p.relative_to(ROOT)) for p in (ROOT / "conf").glob("[!p]*/*.yaml"))):  # fmt: skip
+        _write(root / name, (ROOT / name).read_text())
+    cells = [{"cell_type": "markdown", "id": f"c{i}", "metadata": {}, "source": f"Step {i}, {i + 1}"}
+             for i in range(30)]  # fmt: skip
+    notebook = {
+        "cells": cells,
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }  # a valid one: ruff reads it
+    _write(root / "datasets/iris/notebooks/explore.ipynb", json.dumps(notebook))
+    _write(root / "docs/package.json", json.dumps({"name": "docs", "dependencies": {"mermaid": "11.4.1"}}))
+    example = [{"sepal_length": 5.1, "sepal_width": 3.5}, {"sepal_length": 4.9, "sepal_width": 3.0}] * 2
+    openapi = {"openapi": "3.1.0", "paths": {"/predict": {"post": {"requestBody": {"content": {
+        "application/json": {"example": example}}}}}}}  # fmt: skip
+    _write(root / "docs/openapi-sample.json", json.dumps(openapi, indent=2))
+    env = "".join(f"        - name: VAR_{i}\n          value: '{i}'\n" for i in range(5))
+    _write(root / "docs/manifest.yaml", f"spec:\n  containers:\n    - name: api\n      env:\n{env}")
+    _write(
+        root / "docs/results.md",
+        "| C | accuracy |\n|---|---|\n| 0.5 | 0.93 |\n| 1.0 | 0.97 |\n| 2 | 0.96 |\n",
+    )
+    _write(root / "docs/rows.yaml", "- a: 1\n  b: 2\n- a: 3\n  b: 4\n")  # two rows: a sample, not a table
 
 
 def _drop_from_lock(root: Path, category: str, name: str) -> None:
@@ -170,6 +271,7 @@ def _second_deploy(root: Path) -> None:
         _write(folder / name, '"""x."""\n')
     _write(folder / "ecr.sh", "#!/bin/sh\n")
     (folder / "ecr.sh").chmod(0o755)
+    _write(folder / "deploy.yaml", "replicas: 1\n")
     _write(root / "docs/vendor/mermaid/mermaid.min.js", "x" * 600 * 1024)
 
 
@@ -209,6 +311,25 @@ KEEPS: dict[str, Callable[[Path], None]] = {
             "  model: IrisClassifier\ndata:\n  table: irisv1_dataset_v1\n",
         ),  # fmt: skip
     ),
+    "notebooks in their places: stdlib, project, locked, aliased and local imports, magics": lambda r: (
+        _write(r / f"{NOTEBOOKS}/helpers.py", '"""Helpers for the Iris notebooks."""\n'),
+        _notebook(
+            r / f"{NOTEBOOKS}/explore.ipynb",
+            "%matplotlib inline\nimport json\n\nimport helpers\nimport matplotlib.pyplot as plt\n"
+            "import sklearn\nimport yaml\n\nfrom datasets.iris.dataset import load\n",
+            "print(json, helpers, plt, sklearn, yaml, load)\n",
+        ),
+        _notebook(
+            r / f"{MODEL}/notebooks/sub/fit.ipynb", "from models.IrisClassifier import model\n\nmodel\n"
+        ),
+    ),  # fmt: skip
+    "a study that is a notebook": lambda r: (
+        _notebook(r / f"{MODEL}/notebooks/errors.ipynb", "print(1)\n"),
+        _write(
+            r / "conf/pipeline/estudy_errors.yaml",
+            STUDY_NOTEBOOK.format(nb=f"{MODEL}/notebooks/errors.ipynb"),
+        ),
+    ),
     "private helpers need no docstring": lambda r: _write(
         r / "datasets/iris/common.py", '"""Names."""\n\n\ndef _helper():\n    return 1\n'
     ),
@@ -216,6 +337,7 @@ KEEPS: dict[str, Callable[[Path], None]] = {
     "a DVC pointer is not data": lambda r: _write(
         r / "datasets/iris/raw.csv.dvc", "outs:\n- md5: x\n  path: raw.csv\n"
     ),
+    "the repository's structured files and small configs are not data": _structured_files,
     "a table under data/": lambda r: _write(r / "data/irisv1_dataset_v2.parquet", "x"),
     "diagram regenerated after a change": lambda r: (
         _edit(
@@ -311,3 +433,17 @@ def test_real_repository_passes_its_gates() -> None:
     """The repository itself follows its rules (run from the checkout under test)."""
     found = checks.run(Path(__file__).resolve().parent.parent)
     assert found == [], checks.report(found)
+
+
+def test_notebook_rules_read_a_git_revision_as_data(tmp_path: Path) -> None:
+    """pr-check reads the head from git: the notebook goes to ruff on stdin, its imports from the blob."""
+    from mlrepo.govern.checks.base import Repo
+
+    repo = make_repo(tmp_path, git=True)
+    _notebook(repo / f"{NOTEBOOKS}/explore.ipynb", "import os, torch\n")
+    commit(repo, "a notebook that breaks the rules")
+    (repo / f"{NOTEBOOKS}/explore.ipynb").unlink()  # the working tree no longer has it: git is read
+    found = checks.check_repo(Repo.open(repo, rev="HEAD"))
+    messages = {(v.rule, v.path) for v in found}
+    assert ("NOTEBOOK-LINT", f"{NOTEBOOKS}/explore.ipynb") in messages, checks.report(found)
+    assert ("NOTEBOOK-IMPORT", f"{NOTEBOOKS}/explore.ipynb") in messages, checks.report(found)

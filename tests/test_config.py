@@ -23,8 +23,17 @@ def test_every_pipeline_composes_on_every_branch(pipeline, branch):
     cfg = compose([f"pipeline={pipeline}", f"branch={branch}"])
     OmegaConf.resolve(cfg)  # every interpolation resolves
     assert cfg.branch.name == branch
-    assert (ROOT / "train" / cfg.pipeline.code / "pipeline.py").is_file()
+    code = OmegaConf.select(cfg, "pipeline.code")  # or a study that is a notebook (pipeline.notebook)
+    assert (ROOT / "train" / str(code) / "pipeline.py").is_file() or (
+        ROOT / str(cfg.pipeline.notebook)
+    ).is_file()
     assert "???" not in str(flatten(cfg))
+    if OmegaConf.select(cfg, "pipeline.model"):  # a training pipeline: its model, kind and metric
+        from mlrepo.run import metric
+
+        assert (ROOT / "models" / cfg.pipeline.model / "model.py").is_file()
+        assert OmegaConf.select(cfg, "pipeline.task") in (None, *metric.TASKS)
+        assert metric.of_config(cfg).goal in metric.GOALS
 
 
 def test_development_is_the_default_branch():

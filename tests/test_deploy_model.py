@@ -121,9 +121,10 @@ def test_a_copied_deploy_folder_imports_into_its_own_name(env, tmp_path):
     shutil.copytree(repo / "deploy" / "IrisClassifier" / "V1", copy)
     (copy / "common.py").write_text('MODEL_NAME = "iris_copy"\nPIPELINE = "train_iris"\n')  # the names only
     out = tmp_path / "copy.env"
+    # Another checkout: its own packages first (the environment's editable install is this one's).
     done = subprocess.run(
         [PYTHON, str(copy / "create_bento_model.py"), "--output-env", str(out)],
-        env=env, capture_output=True, text=True, timeout=300,
+        env={**env, "PYTHONPATH": str(repo)}, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "for IrisClassifier/V7" in done.stdout and "MODEL_TAG=iris_copy:" in out.read_text()
@@ -246,3 +247,31 @@ def test_create_bento_model_imports_what_an_alias_points_at(env, tmp_path):
         assert f"RUN_ID={env['RUN_ID']}" in out.read_text()
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_make_predict_batch_prints_the_commands_own_exit_code(env, tmp_path):
+    """GNU make exits 2 on any failure: the target says the command's own code (1 bad rows, 2 a mistake)."""
+    source = tmp_path / "flowers.csv"
+    header = "sepal_length,sepal_width,petal_length,petal_width\n"
+    source.write_text(header + "5.1,3.5,1.4,0.2\n5.0,,1.4,0.2\n")
+    out = tmp_path / "out.csv"
+
+    def make(*args: str) -> subprocess.CompletedProcess:
+        command = ["make", "-o", ".venv/.synced", "predict-batch", "MODEL=IrisClassifier/V1", *args]
+        return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+    bad = make(f"FILE={source}", f"OUT={out}")
+    assert bad.returncode == 2, bad.stdout + bad.stderr  # make's own code, whatever the command's
+    assert "row 2: column 'sepal_width' is null" in bad.stderr
+    assert "predict-batch exited 1 (1 some rows were bad" in bad.stderr and out.is_file()
+    mistake = make(f"FILE={tmp_path / 'no.csv'}")
+    assert mistake.returncode == 2 and "predict-batch exited 2 (" in mistake.stderr
+    good = tmp_path / "good.csv"
+    good.write_text(header + "5.1,3.5,1.4,0.2\n")
+    assert make(f"FILE={good}", f"OUT={tmp_path / 'g.csv'}").returncode == 0
+
+    direct = subprocess.run(  # the command itself keeps its code, as the README documents
+        [PYTHON, "-m", "mlrepo.ship.deploy", "predict-batch", "--model", "IrisClassifier/V1", "--file",
+         str(source), "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert direct.returncode == 1, direct.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import train
-from gates_support import commit, failed_rules, git, make_pr_repo, pr_check
+from gates_support import commit, failed_rules, git, make_pr_repo, mlrepo, pr_check
 
 MODEL = "models/IrisClassifier"
 CONFIG = "conf/pipeline/train_iris.yaml"
@@ -118,8 +118,26 @@ def test_model_run_gate_asks_for_the_model_by_identity(
     again = train("pipeline=train_iris", cwd=pr_repo)
     assert again.returncode == 0 and "cached" in (again.stdout + again.stderr).lower()
     passed = pr_check(pr_repo, "--no-pre-commit")
-    assert "PR-MODEL-RUN" not in passed.stdout, passed.stdout
+    assert "PR-MODEL-RUN" not in failed_rules(passed.stdout), passed.stdout
+    run_id = _run_id(ran.stdout)
+    accepted = f"note: PR-MODEL-RUN: pipeline train_iris: accepted run {run_id} (run.uid {uid}"
+    assert accepted in passed.stdout, passed.stdout
+
+    # PR-BODY asks for words, not an id; an id it names must be the run the gate accepted.
+    body = tmp_path / "body.md"
+    words = "## Description\n\nThe classifier regularizes more, C is half.\n\n## Motivation\n\n"
+    words += "The wider margin generalizes better on the held-out rows.\n\n## Run\n\n"
+    for named, ok in (("", True), (run_id, True), (uid, True), ("0123456789abcdef0123456789abcdef", False)):
+        body.write_text(words + named + "\n")
+        judged = pr_check(pr_repo, "--no-pre-commit", "--body", str(body))
+        assert (judged.returncode == 0) is ok, judged.stdout + judged.stderr
+    wrong = "names run 0123456789abcdef0123456789abcdef, but the run the model-run gate accepted is"
+    assert f"PR-BODY .github/pull_request_template.md:1 the PR body {wrong} {run_id}" in judged.stdout
     assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+def _run_id(stdout: str) -> str:
+    return re.search(r"Run ([0-9a-f]{32}) FINISHED", stdout).group(1)
 
 
 def test_one_piece_per_branch(pr_repo: Path) -> None:
@@ -166,12 +184,11 @@ def test_pr_body_explains_itself(pr_repo: Path, tmp_path: Path) -> None:
     body.write_text((pr_repo / ".github/pull_request_template.md").read_text())
     stock = pr_check(pr_repo, "--no-pre-commit", "--body", str(body))
     assert "PR-BODY" in failed_rules(stock.stdout), stock.stdout
-    assert "Description has 0 real word(s)" in stock.stdout and "names no MLflow run id" in stock.stdout
+    assert "Description has 0 real word(s)" in stock.stdout and "Motivation has 0" in stock.stdout
 
-    body.write_text(
+    body.write_text(  # no run id: the model-run gate finds the run, the body need not paste it
         "## Description\n\nA comment that names the shared constants of the Iris classifier.\n\n"
-        "## Motivation\n\nNew readers asked where the class names and defaults come from.\n\n"
-        "## Run\n\n0123456789abcdef0123456789abcdef\n"
+        "## Motivation\n\nNew readers asked where the class names and defaults come from.\n"
     )
     filled = pr_check(pr_repo, "--no-pre-commit", "--body", str(body))
     assert "PR-BODY" not in filled.stdout, filled.stdout
@@ -189,3 +206,29 @@ def test_data_added_then_deleted_in_the_pr_fails(pr_repo: Path) -> None:
     done = pr_check(pr_repo, "--no-pre-commit")
     assert "PR-ADDED-DATA datasets/iris/dump.bin:1 commit" in done.stdout, done.stdout
     assert "a NumPy array (known by its bytes)" in done.stdout
+
+
+def test_json_records_are_data_for_check_and_pr_check(pr_repo: Path) -> None:
+    """Issue 21's case: the Iris table as JSON records in datasets/iris/rows.json fails both gates."""
+    import json
+
+    from sklearn.datasets import load_iris
+
+    _branch(pr_repo, "dataset/iris")
+    rows = load_iris(as_frame=True).frame.to_dict(orient="records")
+    (pr_repo / "datasets/iris/rows.json").write_text(json.dumps(rows, indent=2))
+    commit(pr_repo, "the Iris rows, as JSON")
+
+    checked = mlrepo("check", "--root", str(pr_repo), cwd=pr_repo)  # what `make check` runs
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "RAW-DATA datasets/iris/rows.json:1 a JSON array of records (known by its bytes)" in checked.stdout
+
+    done = pr_check(pr_repo, "--no-pre-commit")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "RAW-DATA datasets/iris/rows.json:1 a JSON array of records (known by its bytes)" in done.stdout
+
+    (pr_repo / "datasets/iris/rows.json").unlink()  # deleted again: the PR's history still holds it
+    commit(pr_repo, "drop the rows")
+    again = pr_check(pr_repo, "--no-pre-commit")
+    assert "PR-ADDED-DATA datasets/iris/rows.json:1 commit" in again.stdout, again.stdout
+    assert "adds a JSON array of records (known by its bytes)" in again.stdout

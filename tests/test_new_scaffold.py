@@ -63,7 +63,9 @@ def test_each_kind_writes_its_files(scaffolded: Path):
 def test_the_pipeline_config_and_dvc_stage_follow_the_rules(scaffolded: Path):
     config = yaml.safe_load((scaffolded / "conf/pipeline/rfv1-winev1.yaml").read_text())
     assert config["pipeline"] == {"name": "rfv1-winev1", "code": "rfv1_winev1", "model": "WineForest",
-                                  "metric": "accuracy"}  # fmt: skip
+                                  "task": "classification",  # load_frame() unwritten: the default, said
+                                  "metric": {"name": "accuracy", "goal": "maximize"}}  # fmt: skip
+    assert config["model"] == {"seed": 0}  # WineForest(seed=0): the model's own arguments
     assert config["data"]["table"] == "rfv1_dataset_v1" and config["data"]["version"] == "v1"
     stage = yaml.safe_load((scaffolded / "dvc.yaml").read_text())["stages"]["rfv1_dataset_v1"]
     assert stage["cmd"] == "python -m datasets.wine.dataset --table rfv1_dataset_v1 --data-dir data"
@@ -152,3 +154,82 @@ def test_the_command_line_prints_next_steps_and_make_lists_the_targets(tmp_path:
     helped = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True)
     for target in ("new-dataset", "new-model", "new-pipeline", "new-project"):
         assert target in helped.stdout
+
+
+REGRESSION_ROWS = """    rng = np.random.default_rng(0)
+    area, district = rng.uniform(30, 200, 300), rng.choice(["north", "south"], 300)
+    price = area * np.where(district == "north", 3e3, 2e3) + rng.normal(0, 9e3, 300)
+    return pd.DataFrame({"area": area, "district": district, TARGET: price})"""
+
+
+def _regression_dataset(repo: Path, name: str) -> None:
+    """`new dataset NAME` with its load_frame() written: a float target and a string column."""
+    assert new(repo, "dataset", name) == 0
+    path = repo / "datasets" / name / "dataset.py"
+    text = path.read_text().replace("import pandas as pd\n", "import numpy as np\nimport pandas as pd\n", 1)
+    placeholder = (
+        f'    raise NotImplementedError("TODO: load the {name} rows and return them as a DataFrame")'
+    )
+    path.write_text(text.replace(placeholder, REGRESSION_ROWS))
+
+
+def test_a_float_target_is_a_regression_with_the_models_own_arguments(repo: Path, capsys):
+    _regression_dataset(repo, "estate")
+    assert new(repo, "model", "EstateModel") == 0
+    model = repo / "models/EstateModel/model.py"
+    model.write_text(model.read_text().replace(
+        "def __init__(self, seed: int = 0) -> None:\n",
+        "def __init__(self, max_iter: int = 100, rate: float = DEFAULT, seed: int = 0, *, ratio=None):\n",
+    ).replace("class EstateModel:", "DEFAULT = 0.1\n\n\nclass EstateModel:"))  # fmt: skip
+    capsys.readouterr()
+    assert new(repo, "pipeline", "gbv1-estatev1", "--model", "EstateModel", "--dataset", "estate") == 0
+    out = capsys.readouterr().out
+    assert "task: regression (inferred: datasets/estate's target 'target' is float64)" in out
+    assert "model.max_iter=a,b,c" in out
+    config = yaml.safe_load((repo / "conf/pipeline/gbv1-estatev1.yaml").read_text())
+    assert config["pipeline"]["task"] == "regression"
+    assert config["pipeline"]["metric"] == {"name": "rmse", "goal": "minimize"}
+    assert config["model"] == {"max_iter": 100, "rate": 0.1, "seed": 0, "ratio": None}
+    code = (repo / "train/gbv1_estatev1/pipeline.py").read_text()
+    assert "log_regression_figures" in code and "confusion" not in code
+    metrics = (repo / "train/gbv1_estatev1/steps/metrics.py").read_text()
+    assert all(name in metrics for name in ('"rmse"', '"mae"', '"r2"')) and "accuracy" not in metrics
+    # --task wins over the inference, and says so.
+    assert new(repo, "pipeline", "gbv2-estatev1", "--model", "EstateModel", "--dataset", "estate",
+               "--task", "classification", "--table", "gbv2_dataset_v1") == 0  # fmt: skip
+    assert "task: classification (--task)" in capsys.readouterr().out
+    assert "log_classification_figures" in (repo / "train/gbv2_estatev1/pipeline.py").read_text()
+
+
+def test_a_float_targets_dataset_splits_without_stratifying(repo: Path):
+    _regression_dataset(repo, "flats")
+    done = subprocess.run(
+        [PYTHON, "-c", "from datasets.flats.dataset import build_table; t = build_table('v1'); "
+         "print(t['split'].value_counts().to_dict())"], cwd=repo, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "'train': 210" in done.stdout and "'test': 90" in done.stdout
+
+
+def test_study_and_dataset_pipelines_are_their_own_kind(scaffolded: Path, capsys):
+    assert new(scaffolded, "pipeline", "estudy_wine", "--of", "rfv1-winev1") == 0
+    assert new(scaffolded, "pipeline", "dataset_wine", "--dataset", "wine", "--table", "rfv9_dataset_v1") == 0
+    study = yaml.safe_load((scaffolded / "conf/pipeline/estudy_wine.yaml").read_text())
+    assert study["study"] == {"of": "best:rfv1-winev1"} and study["pipeline"]["code"] == "estudy_wine"
+    assert "model" not in study and not (scaffolded / "train/estudy_wine/steps").exists()
+    assert (
+        "def train(config: DictConfig) -> str:" in (scaffolded / "train/estudy_wine/pipeline.py").read_text()
+    )
+    table = yaml.safe_load((scaffolded / "conf/pipeline/dataset_wine.yaml").read_text())
+    assert table["data"]["table"] == "rfv9_dataset_v1" and "model" not in table
+    assert "build_table(" in (scaffolded / "train/dataset_wine/pipeline.py").read_text()
+    stage = yaml.safe_load((scaffolded / "dvc.yaml").read_text())["stages"]["rfv9_dataset_v1"]
+    assert stage["cmd"] == "python -m train pipeline=dataset_wine"
+    assert "train/dataset_wine/pipeline.py" in stage["deps"] and "datasets/wine/dataset.py" in stage["deps"]
+    capsys.readouterr()
+    assert new(scaffolded, "pipeline", "estudy_other") == 2
+    assert "pass --of" in capsys.readouterr().err
+    assert new(scaffolded, "pipeline", "estudy_other", "--of", "train_iris") == 2  # not a scaffolded layout
+    assert "write the study from estudy_iris" in capsys.readouterr().err
+    assert new(scaffolded, "pipeline", "dataset_other") == 2
+    assert "needs --dataset" in capsys.readouterr().err

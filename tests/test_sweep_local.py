@@ -101,6 +101,7 @@ def test_tensorflow_pipelines_are_not_forked_the_others_are():
     assert "train/digits imports keras, tensorflow" in fork_blockers(["iris", "digits"])
     jobs = [["pipeline=train_iris", "model.C=1"], ["pipeline=cnnv1-digitsv1"], ["model.C=2"]]
     assert pipeline_codes(jobs, "iris", CONF_DIR) == ["iris", "digits"]
+    assert pipeline_codes([["pipeline=estudy_iris_errors"]], "", CONF_DIR) == []  # a notebook: no module
 
 
 def test_the_spawned_workers_still_run_a_sweep(tracking_uri, tmp_path):

@@ -85,6 +85,7 @@ def test_an_exception_in_train_ends_the_run_failed_with_its_traceback(tracking_u
     (run,) = runs(tracking_uri, "train_iris")
     assert run.info.status == "FAILED"
     assert f"Run {run.info.run_id} FAILED" in done.stderr
+    assert "Traceback" not in done.stderr and "at train/iris/steps/split.py:" in done.stderr  # one paragraph
     saved = MlflowClient(tracking_uri).download_artifacts(
         run.info.run_id, "error/traceback.txt", str(tmp_path)
     )

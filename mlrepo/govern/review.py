@@ -13,8 +13,9 @@ left as it was found: hooks run in a scratch worktree.
    where the super-branch registers). A cached run made before the commit counts.
 3. The machinery and the rules (conf/governance.yaml `director_paths`) change only with a
    director: Pipfile / Pipfile.lock only by one; the lock locks the Pipfile.
-4. The PR body fills the template's Description and Motivation with real words and, for a model
-   change, names the run id (`--body FILE`; skipped without it).
+4. The PR body fills the template's Description and Motivation with real words (`--body FILE`;
+   skipped without it). The run id is not asked for: gate 2 finds the run and prints it as a note
+   (run id, uid, metric); a body that names a run id other than the one found fails.
 5. One piece per PR (a model, a dataset or a deploy), on a branch named after it: warnings
    (a failure where `one_piece_per_pr: strict`).
 """
@@ -60,9 +61,10 @@ PR_ADDED_DATA = Rule(
 )
 PR_BODY = Rule(
     "PR-BODY",
-    "the PR body fills the template's Description and Motivation with real words and, for a model "
-    "change, names the MLflow run id",
-    "edit the PR description: say what changes and why in your own words, and paste the run id",
+    "the PR body fills the template's Description and Motivation with real words; a run id it names "
+    "is the run the model-run gate accepted",
+    "edit the PR description: say what changes and why in your own words; name no run id, or the one "
+    "pr-check's note gives",
 )
 PR_ONE_PIECE = Rule(
     "PR-ONE-PIECE",
@@ -111,12 +113,14 @@ class Outcome:
     Attributes:
         failures: violations that block the merge.
         warnings: violations reported as warnings (PR-ONE-PIECE when not strict).
-        notes: lines saying what was not checked here, and why.
+        notes: lines saying what was not checked here, and why (and which runs were accepted).
+        accepted: the run ids and `run.uid`s of the runs the model-run gate accepted.
     """
 
     failures: list[Violation] = field(default_factory=list)
     warnings: list[Violation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)
 
 
 def _git(root: Path, *args: str) -> str:
@@ -206,6 +210,76 @@ def compose_at(tree: Path, overrides: list[str]):  # noqa: ANN201 (DictConfig, i
     return OmegaConf.create(container)
 
 
+@dataclass(frozen=True)
+class PipelineRun:
+    """What a gate knows of a run of one pipeline at a revision: its identity and where it is looked for.
+
+    Attributes:
+        name: the pipeline.
+        uid: the `run.uid` a run of it gets (`mlrepo.run.identify.of_run`, as the runner computes it).
+        needs_model: whether the run must hold a logged model (a training pipeline).
+        registers: whether the super-branch registers the model.
+        store: the tracking URI the run is looked for in (and a study's target resolved in).
+        params: the flattened config a run of it logs as params (for the closest-runs report).
+        ignore: the non-identity keys (`identity.ignore`).
+        unresolved: why a study's target names no run in the store ("" when it does).
+    """
+
+    name: str
+    uid: str
+    needs_model: bool = False
+    registers: bool = False
+    store: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()
+    unresolved: str = ""
+
+
+def pipeline_run(
+    tree: Path, pipeline: str, branch: str | None = None, uri: str | None = None, root: Path | None = None
+) -> PipelineRun:
+    """The identity a run of `pipeline` on `tree` gets, computed by the runner's own function.
+
+    The config is composed at `tree` (read as YAML) and handed to `mlrepo.run.identify.of_run`
+    with the same task inputs the runner applies (a study's `study.of` resolved against the store).
+    A study whose target names no run in the store gets the uid without it, and says why.
+
+    Args:
+        tree: a checkout of the revision (a scratch worktree).
+        pipeline: the pipeline config's name.
+        branch: the super-branch (`branch=production`), default: the config's default.
+        uri: the tracking URI (default: `MLFLOW_TRACKING_URI`, else the configured store).
+        root: what a relative store path is relative to (default: `tree`).
+    """
+    from omegaconf import OmegaConf
+
+    from mlrepo.run import identify, identity, tasks
+    from mlrepo.run.config import flatten
+
+    defaults = compose_at(tree, [f"pipeline={pipeline}"])
+    cfg = compose_at(tree, [f"pipeline={pipeline}"] + ([f"branch={branch}"] if branch else []))
+    store = uri or configured_uri(tree, pipeline, root or tree, defaults)
+    unresolved = ""
+    try:
+        ident = identify.of_run(cfg, defaults, root=tree, uri=store)
+    except UserError as exc:
+        if tasks.task_of(pipeline) not in tasks.STUDY_TASKS:
+            raise
+        unresolved = str(exc)
+        ident = identity.compute(cfg, defaults, root=tree)
+    section = OmegaConf.select(cfg, "pipeline") or {}
+    return PipelineRun(
+        name=pipeline,
+        uid=ident.uid,
+        needs_model=_makes_model(pipeline, dict(section)),
+        registers=bool(OmegaConf.select(cfg, "branch.register_model", default=False)),
+        store=store,
+        params=flatten(cfg, skip=("hydra", "paths")),
+        ignore=identity.ignored_keys(cfg),
+        unresolved=unresolved,
+    )
+
+
 def pipeline_uid(tree: Path, pipeline: str, branch: str | None = None) -> tuple[str, bool]:
     """The `run.uid` a run of `pipeline` on `tree` gets (as the runner computes it), and whether it registers.
 
@@ -217,14 +291,8 @@ def pipeline_uid(tree: Path, pipeline: str, branch: str | None = None) -> tuple[
     Returns:
         `(uid, register_model)`.
     """
-    from omegaconf import OmegaConf
-
-    from mlrepo.run import identity
-
-    defaults = compose_at(tree, [f"pipeline={pipeline}"])
-    cfg = compose_at(tree, [f"pipeline={pipeline}", f"branch={branch}"]) if branch else defaults
-    uid = identity.compute(cfg, defaults, root=tree).uid
-    return uid, bool(OmegaConf.select(cfg, "branch.register_model", default=False))
+    found = pipeline_run(tree, pipeline, branch)
+    return found.uid, found.registers
 
 
 def _pipelines(repo: Repo) -> dict[str, dict]:
@@ -244,9 +312,9 @@ def _makes_model(name: str, section: dict) -> bool:
 
 
 def changed_pipelines(
-    pr: PullRequest, head_tree: Path, base_tree: Path | None, branch: str | None
-) -> list[tuple[str, str, bool, bool]]:
-    """The pipelines whose `run.uid` the PR changes: `(name, head uid, makes a model, registers)`."""
+    pr: PullRequest, head_tree: Path, base_tree: Path | None, branch: str | None, uri: str | None = None
+) -> list[PipelineRun]:
+    """The pipelines whose `run.uid` the PR changes, with the head's identity of each."""
     head_repo = Repo.open(head_tree)
     base_names = set(_pipelines(Repo.open(base_tree))) if base_tree is not None else set()
     found = []
@@ -254,27 +322,31 @@ def changed_pipelines(
         if not section.get("code"):
             continue  # PIPELINE-CONFIG reports it
         try:
-            uid, registers = pipeline_uid(head_tree, name, branch)
+            head = pipeline_run(head_tree, name, branch, uri, pr.root)
         except (UserError, OSError, SyntaxError) as exc:
             raise UserError(f"Cannot compute the run.uid of pipeline {name} at the head: {exc}") from None
         before = None
         if base_tree is not None and name in base_names:
             try:
-                before = pipeline_uid(base_tree, name, branch)[0]
+                before = pipeline_run(base_tree, name, branch, head.store, pr.root).uid
             except (UserError, OSError, SyntaxError):
                 before = None
-        if uid != before:
-            found.append((name, uid, _makes_model(name, section), registers))
+        if head.uid != before:
+            found.append(head)
     return found
 
 
-def configured_uri(tree: Path, pipeline: str, root: Path) -> str:
-    """The tracking URI a run of `pipeline` would use: `MLFLOW_TRACKING_URI` or the composed config's."""
+def configured_uri(tree: Path, pipeline: str, root: Path, composed=None) -> str:  # noqa: ANN001
+    """The tracking URI a run of `pipeline` would use: `MLFLOW_TRACKING_URI` or the composed config's.
+
+    `composed` is the pipeline's config composed at `tree` already (None: composed here).
+    """
     from mlrepo.track.tracking import resolve_uri
 
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return resolve_uri(os.environ["MLFLOW_TRACKING_URI"], root)
-    return resolve_uri(str(compose_at(tree, [f"pipeline={pipeline}"]).tracking.uri), root)
+    cfg = composed if composed is not None else compose_at(tree, [f"pipeline={pipeline}"])
+    return resolve_uri(str(cfg.tracking.uri), root)
 
 
 def model_problem(uri: str, uid: str, needs_model: bool, registers: bool) -> str | None:
@@ -283,6 +355,12 @@ def model_problem(uri: str, uid: str, needs_model: bool, registers: bool) -> str
     A run vouches when it is FINISHED, has that uid and (for a pipeline that makes a model) holds
     a logged model whose MLmodel file loads, registered in the Model Registry if `registers`.
     """
+    problem, _ = vouching_run(uri, uid, needs_model, registers)
+    return problem
+
+
+def vouching_run(uri: str, uid: str, needs_model: bool, registers: bool):  # noqa: ANN201 (mlflow's Run)
+    """`(None, run)` for the FINISHED run with `run.uid` = `uid` that vouches, else `(why not, None)`."""
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
@@ -298,16 +376,49 @@ def model_problem(uri: str, uid: str, needs_model: bool, registers: bool) -> str
         else []
     )
     if not runs:
-        return f"no FINISHED run with run.uid={uid}"
+        return f"no FINISHED run with run.uid={uid}", None
     if not needs_model:
-        return None
+        return None, runs[0]
     why = []
     for run in runs:
         problem = _run_model_problem(client, uri, run, registers)
         if problem is None:
-            return None
+            return None, run
         why.append(f"run {run.info.run_id}: {problem}")
-    return f"no run with run.uid={uid} holds a loadable model ({'; '.join(why)})"
+    return f"no run with run.uid={uid} holds a loadable model ({'; '.join(why)})", None
+
+
+def closest_runs(wanted: PipelineRun, limit: int = 3) -> list[str]:
+    """The FINISHED runs of the pipeline whose logged config is nearest the head's, with what differs.
+
+    Each line is `run <id> run.uid=<uid>: <key> <run's value> -> <head's value>, ...`, fewest
+    differences first (newest first among equals); identity-ignored keys do not count. A run with
+    no difference in its config differs by code, the pipeline's defaults file or the data.
+    """
+    from mlrepo.run.identity import _is_ignored
+    from mlrepo.track import runs
+
+    try:
+        found = runs.reader(wanted.store).search([wanted.name], status="FINISHED", limit=200)
+    except Exception as exc:  # noqa: BLE001 (a store that cannot be read: say so, the gate still fails)
+        return [f"(the runs of {wanted.name} could not be listed: {type(exc).__name__})"]
+    scored = []
+    for order, record in enumerate(found):
+        keys = sorted(set(record.params) | set(wanted.params))
+        diff = [
+            f"{k} {record.params.get(k, '(unset)')} -> {wanted.params.get(k, '(unset)')}"
+            for k in keys
+            if not _is_ignored(k, wanted.ignore) and record.params.get(k) != wanted.params.get(k)
+        ]
+        scored.append((len(diff), order, record, diff))
+    lines = []
+    for _, _, record, diff in sorted(scored, key=lambda item: item[:2])[:limit]:
+        uid = record.tags.get(runs.TAG_UID, "?")
+        what = ", ".join(diff[:8]) + (f", ... ({len(diff) - 8} more)" if len(diff) > 8 else "")
+        if not diff:
+            what = "same config: the code it imports, its pipeline's defaults file or the data differ"
+        lines.append(f"run {record.run_id} run.uid={uid}: {what}")
+    return lines
 
 
 def _run_model_problem(client, uri: str, run, registers: bool) -> str | None:  # noqa: ANN001
@@ -346,11 +457,15 @@ def _run_model_problem(client, uri: str, run, registers: bool) -> str | None:  #
 def check_model_runs(
     pr: PullRequest,
     head_tree: Path,
-    changed: list[tuple[str, str, bool, bool]],
+    changed: list[PipelineRun],
     uri: str | None,
     branch: str | None,
+    outcome: Outcome | None = None,
 ) -> list[Violation]:
     """The PR-MODEL-RUN violations: pipelines whose new run.uid no run with a loadable model vouches for.
+
+    A failure names the uid the gate computed and the closest FINISHED runs of the pipeline with
+    the config keys that differ; each run accepted is a note in `outcome` (run id, uid, metric).
 
     Args:
         pr: the pull request.
@@ -358,23 +473,42 @@ def check_model_runs(
         changed: `changed_pipelines(...)`.
         uri: the tracking URI (default: `MLFLOW_TRACKING_URI`, else the configured store).
         branch: the super-branch the runs are made on.
+        outcome: where the accepted runs are noted (None: not noted).
     """
     found = []
-    for name, uid, needs_model, registers in changed:
-        store = uri or configured_uri(head_tree, name, pr.root)
-        problem = model_problem(store, uid, needs_model, registers)
-        if problem:
-            command = f"python -m train pipeline={name}" + (f" branch={branch}" if branch else "")
-            found.append(
-                Violation(
-                    f"conf/pipeline/{name}.yaml",
-                    1,
-                    PR_MODEL_RUN.id,
-                    f"pipeline {name}: the PR changes its run.uid; {problem} in {store}; "
-                    f"make it with `{command}` (a checkout of the head, this store)",
-                )
-            )
+    for wanted in changed:
+        store = uri or wanted.store or configured_uri(head_tree, wanted.name, pr.root)
+        problem, run = vouching_run(store, wanted.uid, wanted.needs_model, wanted.registers)
+        if problem is None:
+            if outcome is not None:
+                outcome.notes.append(f"PR-MODEL-RUN: pipeline {wanted.name}: {_accepted(run)}")
+                outcome.accepted += [run.info.run_id, wanted.uid]
+            continue
+        command = f"python -m train pipeline={wanted.name}" + (f" branch={branch}" if branch else "")
+        message = (
+            f"pipeline {wanted.name}: the PR changes its run.uid; {problem} in {store}; "
+            f"make it with `{command}` (a checkout of the head, this store)"
+        )
+        if wanted.unresolved:
+            message += f"; first the run it studies: {wanted.unresolved}"
+        elif wanted.params.get("study.run_id"):
+            studied, of = wanted.params["study.run_id"], wanted.params.get("study.of", "")
+            message += f"; it studies run {studied} (study.of {of}), part of its run.uid"
+        closest = closest_runs(wanted) if store == wanted.store else []
+        if closest:
+            message += f"\n    the closest FINISHED runs of {wanted.name}:\n" + _indent("\n".join(closest))
+        elif store == wanted.store:
+            message += f"\n    (no FINISHED run of {wanted.name} in this store)"
+        found.append(Violation(f"conf/pipeline/{wanted.name}.yaml", 1, PR_MODEL_RUN.id, message))
     return found
+
+
+def _accepted(run) -> str:  # noqa: ANN001 (mlflow's Run)
+    """`run <id> (run.uid <uid>, <metric>=<value>)`: the run a gate accepted, as a note shows it."""
+    params, metrics = run.data.params, run.data.metrics
+    name = params.get("pipeline.metric")
+    metric = f", {name}={metrics[name]:.4f}" if name in metrics else ""
+    return f"accepted run {run.info.run_id} (run.uid {run.data.tags.get('run.uid', '?')}{metric})"
 
 
 # --- the other gates --------------------------------------------------------------------------
@@ -432,7 +566,7 @@ def check_director(pr: PullRequest, settings: dict, outcome: Outcome) -> None:
 
 def check_added_data(pr: PullRequest, settings: dict, reported: set[str]) -> list[Violation]:
     """PR-ADDED-DATA: every file version the PR's commits add, judged by its size and bytes."""
-    from mlrepo.govern.checks.data import data_problem
+    from mlrepo.govern.checks.data import TEXT_BYTES, data_problem
 
     if not pr.added:
         return []
@@ -449,7 +583,7 @@ def check_added_data(pr: PullRequest, settings: dict, reported: set[str]) -> lis
         head = b""
         if size <= 64 * 1024 * 1024:
             head = subprocess.run(["git", "-C", str(pr.root), "cat-file", "blob", blob],
-                                  capture_output=True, check=False).stdout[:4096]  # fmt: skip
+                                  capture_output=True, check=False).stdout[:TEXT_BYTES]  # fmt: skip
         problem = data_problem(path, head, size, settings["data"])
         if problem and not path.endswith(".dvc"):
             found.append(
@@ -510,7 +644,12 @@ def _sections(text: str) -> dict[str, str]:
 
 
 def check_body(body: str, template: str, settings: dict, model_change: bool, outcome: Outcome) -> None:
-    """PR-BODY: Description and Motivation in real words (not the template's), a run id for a model."""
+    """PR-BODY: Description and Motivation in real words, not the template's; a run id named is the one found.
+
+    The body need not name a run: the model-run gate finds it by `run.uid` and notes it. A 32-hex
+    id the body names fails only when the gate accepted runs (`outcome.accepted`) and it is none
+    of them (nor their `run.uid`): a stale or mistyped id would mislead the reviewer.
+    """
     from mlrepo.govern.checks.substance import real_words
 
     need = int(settings.get("pr_body_min_words", 5))
@@ -529,15 +668,20 @@ def check_body(body: str, template: str, settings: dict, model_change: bool, out
                     f"the PR body's {name.title()} has {words} real word(s) of its own, fewer than {need}",
                 )
             )
-    if model_change and not _RUN_ID.search(body):
-        outcome.failures.append(
-            Violation(
-                ".github/pull_request_template.md",
-                1,
-                PR_BODY.id,
-                "a model change: the PR body names no MLflow run id (32 hex digits) that vouches for it",
+    if not (model_change and outcome.accepted):
+        return
+    found = outcome.accepted[::2]  # (run id, run.uid) pairs
+    for named in dict.fromkeys(_RUN_ID.findall(re.sub(r"<!--.*?-->", " ", body, flags=re.DOTALL))):
+        if named not in outcome.accepted:
+            outcome.failures.append(
+                Violation(
+                    ".github/pull_request_template.md",
+                    1,
+                    PR_BODY.id,
+                    f"the PR body names run {named}, but the run the model-run gate accepted is "
+                    f"{', '.join(found)}: name that one or none",
+                )
             )
-        )
 
 
 def run_pre_commit(pr: PullRequest, tree: Path, config: str, venv: Path) -> list[Violation]:
@@ -559,8 +703,9 @@ def run_pre_commit(pr: PullRequest, tree: Path, config: str, venv: Path) -> list
     if venv.is_dir() and not (tree / ".venv").exists():
         (tree / ".venv").symlink_to(venv)
     env = {**os.environ, "SKIP": ",".join(filter(None, [os.environ.get("SKIP", ""), "mlrepo-check"]))}
+    # -P: `-m` would put the head's tree (the cwd) first on sys.path, and run a head's `pre_commit/`.
     done = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "run", "-c", str(config_path), "--color", "never",
+        [sys.executable, "-P", "-m", "pre_commit", "run", "-c", str(config_path), "--color", "never",
          "--files", *files],
         cwd=tree, capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
@@ -662,9 +807,9 @@ def pr_gates(
                     outcome.failures += run_pre_commit(pr, head_tree, config, ROOT / ".venv")
             if needs_uid:
                 with scratch(root, _git(root, "rev-parse", f"{base}^{{commit}}")) as base_tree:
-                    changed = changed_pipelines(pr, head_tree, base_tree, branch)
-                outcome.failures += check_model_runs(pr, head_tree, changed, uri, branch)
-                model_change = model_change or any(needs_model for _, _, needs_model, _ in changed)
+                    changed = changed_pipelines(pr, head_tree, base_tree, branch, uri)
+                outcome.failures += check_model_runs(pr, head_tree, changed, uri, branch, outcome)
+                model_change = model_change or any(p.needs_model for p in changed)
     if body is None:
         outcome.notes.append("PR-BODY: skipped (no --body FILE; the workflow passes the PR's body)")
     else:

@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         return project.run(args)
     root = Path(args.root).resolve()
     plan, scaffold = KINDS[args.kind].plan(args, root)
+    for note in scaffold.notes:
+        print(note)
     for path in write(root, plan):
         print(f"{'appended' if path in plan.append else 'created'}: {path}")
     print("next:")

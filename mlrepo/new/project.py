@@ -35,11 +35,19 @@ MACHINERY = (
 EXAMPLES = (
     "datasets/iris/", "models/IrisClassifier/", "train/iris/", "conf/pipeline/train_iris.yaml",
     "train/estudy_iris/", "conf/pipeline/estudy_iris.yaml", "deploy/IrisClassifier/",
+    "conf/pipeline/estudy_iris_errors.yaml",
 )  # fmt: skip
 """The Iris example, left out by `--no-examples`."""
-LEFT_OUT = ("conf/pipeline/cnnv1-digitsv1.yaml", "conf/pipeline/dataset_digits.yaml")
+LEFT_OUT = (
+    "conf/pipeline/cnnv1-digitsv1.yaml",
+    "conf/pipeline/dataset_digits.yaml",
+    "conf/pipeline/train_housing.yaml",
+)
 """Files under `MACHINERY` that belong to this repository's own examples."""
-_EXAMPLE_WORDS = {"all": re.compile(rb"digits|Digits|cnnv1"), "iris": re.compile(rb"iris|Iris")}
+_EXAMPLE_WORDS = {
+    "all": re.compile(rb"digits|Digits|cnnv1|housing|Housing"),
+    "iris": re.compile(rb"iris|Iris"),
+}
 _PROJECT_TEMPLATE = "mlrepo/new/templates/project/"
 
 

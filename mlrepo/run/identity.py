@@ -154,6 +154,51 @@ def source_files(code: str, root: Path = ROOT) -> list[Path]:
     return closure([root / "train" / code / "pipeline.py"], root)
 
 
+def notebook_imports(path: Path) -> set[str]:
+    """The absolute module names a notebook's code cells import (magic and shell lines skipped),
+    read as JSON and parsed with `ast`, never run; a cell that does not parse is skipped."""
+    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    found: set[str] = set()
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def notebook_sources(notebook: str, root: Path = ROOT) -> list[Path]:
+    """A notebook study's code: the notebook itself and every project file its code cells import,
+    transitively (read as JSON and parsed, never run).
+
+    Args:
+        notebook: the notebook's path from the root (`pipeline.notebook`).
+        root: the repository root.
+
+    Returns:
+        The files, sorted by path (empty when the notebook does not exist).
+    """
+    path = root / notebook
+    if not path.is_file():
+        return []
+    starts = []
+    for module in sorted(notebook_imports(path)):
+        parts = module.split(".")
+        starts += [f for d in range(1, len(parts) + 1) if (f := _module_file(".".join(parts[:d]), root))]
+    return sorted({path, *closure(starts, root)})
+
+
 def closure(starts: Sequence[Path], root: Path = ROOT, skip: Sequence[str] = ()) -> list[Path]:
     """Every project file the files `starts` import, transitively (statically), with `starts`.
 
@@ -239,7 +284,8 @@ def compute(cfg: DictConfig, defaults: DictConfig, root: Path = ROOT) -> Identit
 
     ignore = ignored_keys(cfg)
     changed = changed_values(flatten(cfg), flatten(defaults), ignore)
-    files = source_files(str(cfg.pipeline.code), root)
+    notebook = OmegaConf.select(cfg, "pipeline.notebook", default=None)  # a notebook study (run/notebook.py)
+    files = notebook_sources(str(notebook), root) if notebook else source_files(str(cfg.pipeline.code), root)
     # The pipeline's config file holds its defaults: editing one is a change of the code.
     pipeline_yaml = root / "conf" / "pipeline" / f"{cfg.pipeline.name}.yaml"
     defaults_text = (

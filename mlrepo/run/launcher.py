@@ -100,11 +100,12 @@ def pipeline_codes(job_overrides: Iterable[Sequence[str]], default: str, conf_di
         for override in overrides:
             key, _, value = override.lstrip("+~").partition("=")
             if key == "pipeline":
-                code = str(OmegaConf.select(OmegaConf.load(conf_dir / "pipeline" / f"{value}.yaml"),
-                                            "pipeline.code", default=value))  # fmt: skip
+                loaded = OmegaConf.load(conf_dir / "pipeline" / f"{value}.yaml")
+                notebook = OmegaConf.select(loaded, "pipeline.notebook")  # a notebook study: no module
+                code = "" if notebook else str(OmegaConf.select(loaded, "pipeline.code", default=value))
             elif key == "pipeline.code":
                 code = value
-        if code not in codes:
+        if code and code not in codes:
             codes.append(code)
     return codes
 
@@ -257,7 +258,8 @@ class LocalLauncher(JoblibLauncher):
         from mlrepo.run.config import CONF_DIR
 
         assert self.config is not None and self.task_function is not None and self.hydra_context is not None
-        codes = pipeline_codes(job_overrides, str(self.config.pipeline.code), CONF_DIR)
+        default = str(OmegaConf.select(self.config, "pipeline.code", default="") or "")  # "": a notebook
+        codes = pipeline_codes(job_overrides, default, CONF_DIR)
         forced = str(self.joblib.get("backend") or "")
         blockers = [f"hydra.launcher.backend is {forced}"] if forced else fork_blockers(codes)
         if blockers:

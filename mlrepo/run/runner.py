@@ -33,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlrepo import ROOT
 from mlrepo.errors import UserError
-from mlrepo.run import heartbeat, identity, tasks
+from mlrepo.run import heartbeat, identify, identity, tasks
 from mlrepo.run.config import check_choices, compose
 from mlrepo.run.identity import Identity
 from mlrepo.track import gitinfo, runs, tracking
@@ -220,14 +220,25 @@ def run_tags(cfg: DictConfig, git: gitinfo.GitInfo, ident: Identity | None = Non
     version = OmegaConf.select(cfg, "data.version")
     if version is not None:
         tags["dataset.version"] = str(version)
+    tags.update(metric_tags(cfg))
     tags.update(job_tags())
     return tags
 
 
+def metric_tags(cfg: DictConfig) -> dict[str, str]:
+    """`metric.name` and `metric.goal` of a pipeline that declares a metric or a task kind (else none)."""
+    from mlrepo.run import metric
+
+    if OmegaConf.select(cfg, "pipeline.metric") is None and OmegaConf.select(cfg, "pipeline.task") is None:
+        return {}
+    main = metric.of_config(cfg)
+    return {metric.TAG_NAME: main.name, metric.TAG_GOAL: main.goal}
+
+
 def identity_of(cfg: DictConfig, overrides: Sequence[str] = ()) -> Identity:
-    """The run identity of `cfg`; its defaults are the same pipeline composed without overrides."""
+    """The run identity of `cfg` (`identify.of_run`, as the gates compute it); defaults: no overrides."""
     choices = identity.group_choices(overrides) or [f"pipeline={cfg.pipeline.name}"]
-    return identity.compute(cfg, compose(choices[-1:]))
+    return identify.of_run(cfg, compose(choices[-1:]))
 
 
 def previous_run(mode: str, found: Sequence[runs.RunRecord]) -> runs.RunRecord | None:
@@ -254,6 +265,9 @@ def _ui(uri: str) -> str:
 
 
 def _report_previous(record: runs.RunRecord, ident: Identity, mode: str, uri: str) -> None:
+    from mlrepo.run.sweep import record_cached
+
+    record_cached(record.run_id)  # a sweep's card lists the cached jobs too
     shown = "  ".join(f"{k}={v:.4f}" for k, v in sorted(record.metrics.items()))
     verb = (
         "is still RUNNING"
@@ -351,8 +365,7 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
     mode = str(OmegaConf.select(cfg, "mode", default="cached"))
     if mode not in MODES:
         raise UserError(f"Unknown mode '{mode}'. Use mode=cached (the default), mode=force or mode=retry.")
-    tasks.prepare(cfg, tracking.resolve_uri(str(cfg.tracking.uri)))  # a study's target: part of run.uid
-    ident = identity_of(cfg, overrides)
+    ident = identity_of(cfg, overrides)  # a study's target (study.run_id) resolved: part of run.uid
     mode = tasks.mode_for(cfg, mode, ident.uid)  # a dataset run whose table is gone builds it again
     uri = tracking.resolve_uri(str(cfg.tracking.uri))
     tracking.check_access(uri)  # a server that refuses our login: one line, before anything runs
@@ -369,7 +382,12 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
         return 0
     if claim is not None:
         cleanup.callback(claim.release)
-    module = load_pipeline(str(cfg.pipeline.code))
+    if OmegaConf.select(cfg, "pipeline.notebook", default=None):  # a study that is a notebook
+        from mlrepo.run import notebook
+
+        module = notebook.load(cfg)
+    else:
+        module = load_pipeline(str(cfg.pipeline.code))
     from mlrepo.track import flavors
 
     flavors.prepare(_user_imports(ident))  # before MLflow: see flavors.prepare
@@ -421,12 +439,11 @@ def _run(cfg: DictConfig, overrides: Sequence[str], cleanup: contextlib.ExitStac
         mlflow.set_tag("mlrepo.error", f"{type(exc).__name__}: {exc}"[:5000])
         tasks.log_failed_card(run_id)
         mlflow.end_run(status="FAILED")
-        traceback.print_exc()
-        print(
-            f"\nRun {run_id} FAILED in pipeline '{cfg.pipeline.name}': {type(exc).__name__}: {exc}\n"
-            "The traceback is saved with the run as error/traceback.txt.",
-            file=sys.stderr,
-        )
+        from mlrepo.run import failure
+
+        if str(cfg.logging.level).upper() == "DEBUG":
+            traceback.print_exc()
+        print(failure.paragraph(exc, run_id, str(cfg.pipeline.name)), file=sys.stderr)  # not 55 KB of data
         return EXIT_FAILED
     finally:
         if previous is not None:
@@ -449,7 +466,7 @@ def _user_imports(ident: Identity) -> set[str]:
     """The top-level modules the pipeline's own files import (its closure outside `mlrepo/`), statically."""
     names: set[str] = set()
     for relative in ident.files:
-        if not relative.startswith("mlrepo/"):
+        if not relative.startswith("mlrepo/") and relative.endswith(".py"):
             names.update(m.split(".")[0] for m in identity._imports(ROOT / relative, ROOT))
     return names
 

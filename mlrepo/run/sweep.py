@@ -23,6 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 ENV_ID = "MLREPO_SWEEP_ID"
 ENV_PARENT = "MLREPO_SWEEP_PARENT_RUN"
 ENV_DIR = "MLREPO_SWEEP_DIR"
+TAG_CACHED = "sweep.cached"
+"""The parent run's tag listing the runs its cached jobs reported (they are not its children)."""
 
 log = logging.getLogger("mlrepo.run.sweep")
 
@@ -54,6 +56,18 @@ def record_job(num: int, code: int) -> None:
     folder = os.environ.get(ENV_DIR)
     if folder:
         (Path(folder) / f"job-{num}.exit").write_text(str(code))
+
+
+def record_cached(run_id: str) -> None:
+    """Record that a job of the current sweep reported the cached run `run_id` (no run of its own)."""
+    folder = os.environ.get(ENV_DIR)
+    if folder:
+        (Path(folder) / f"cached-{run_id}").touch()
+
+
+def cached_ids(folder: Path) -> list[str]:
+    """The runs the jobs of a sweep reported as cached, recorded by `record_cached`."""
+    return sorted(p.name.split("-", 1)[1] for p in folder.glob("cached-*"))
 
 
 def results(folder: Path) -> dict[int, int]:
@@ -166,6 +180,9 @@ class SweepCallback(Callback):
             "branch": str(OmegaConf.select(config, "branch.name", default="")),
             "mlflow.runName": f"sweep-{sweep_id}",
         }
+        from mlrepo.run.runner import metric_tags
+
+        tags.update(metric_tags(config))  # the card plots the pipeline's metric, best as its goal says
         self.parent = MlflowClient(self.uri).create_run(exp_id, tags=tags).info.run_id
         os.environ.update({ENV_ID: sweep_id, ENV_PARENT: self.parent, ENV_DIR: str(self.folder)})
         print(f"Sweep {sweep_id}: {self.total} jobs, parent run {self.parent}", file=sys.stderr)
@@ -194,6 +211,8 @@ class SweepCallback(Callback):
         status = "FINISHED" if failed == 0 else "FAILED"
         client = MlflowClient(self.uri)
         client.set_tag(self.parent, "sweep.failed", str(failed))
+        if cached_ids(self.folder):
+            client.set_tag(self.parent, TAG_CACHED, ",".join(cached_ids(self.folder))[:5000])
         from mlrepo.track import card  # the parent's card compares its children
 
         client.log_text(self.parent, card.build(self.parent, self.uri, status=status), card.ARTIFACT)
@@ -203,7 +222,8 @@ class SweepCallback(Callback):
         print(
             f"Sweep {self.folder.name} {status}: {self.total - failed}/{self.total} jobs succeeded"
             + (f", {failed} failed (see `python -m train runs --sweep {self.folder.name}`)" if failed else "")
-            + f"; parent run {self.parent}",
+            + f"; parent run {self.parent}"
+            + best_job(client, self.parent, cached_ids(self.folder)),
             file=sys.stderr,
         )
 
@@ -221,6 +241,25 @@ class SweepCallback(Callback):
             os.environ.pop(key, None)
         print(f"\nSweep {self.folder.name if self.folder else '?'} ended {status}: parent run {self.parent}",
               file=sys.stderr)  # fmt: skip
+
+
+def best_job(client: Any, parent: str, cached: list[str]) -> str:
+    """`; best: run <id> rmse=... (minimize)` among a sweep's FINISHED jobs (its children and the runs
+    its cached jobs reported), by the main metric and its goal; empty when none has the metric."""
+    from mlrepo.run import metric
+
+    run = client.get_run(parent)
+    main = metric.of_run(run.data.params, run.data.tags)
+    if main is None:
+        return ""
+    jobs = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent}'",
+                              max_results=1000, order_by=["attributes.start_time DESC"])  # fmt: skip
+    jobs = [*jobs, *(client.get_run(i) for i in cached)]
+    done = [j for j in jobs if j.info.status == "FINISHED"]
+    top = metric.best(done, lambda j: j.data.metrics.get(main.name), main.goal)
+    if top is None:
+        return ""
+    return f"; best: run {top.info.run_id} {main.name}={top.data.metrics[main.name]:.4f} ({main.goal})"
 
 
 def cached_jobs(config: DictConfig, overrides: list[str]) -> list[Any] | None:

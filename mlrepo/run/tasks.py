@@ -113,8 +113,8 @@ def resolve(target: str, uri: str) -> str:
 
     Args:
         target: a run id; `models:/<name>@<alias>` (a registry alias); or `best:<pipeline>`, the
-            FINISHED run of that pipeline with the highest value of its `pipeline.metric` (the
-            newest of equals).
+            FINISHED run of that pipeline with the best value of its `pipeline.metric` (the
+            highest or the lowest, as its goal says: `mlrepo.run.metric`; the newest of equals).
         uri: the tracking URI.
 
     Raises:
@@ -127,16 +127,18 @@ def resolve(target: str, uri: str) -> str:
     if target.startswith("best:"):
         pipeline = target[len("best:") :]
         found = [r for r in runs.reader(uri).search([pipeline], status="FINISHED", limit=1000)]
-        scored = [
-            (r.metrics[m], r.run_id) for r in found if (m := r.params.get("pipeline.metric")) in r.metrics
-        ]
+        from mlrepo.run import metric
+
+        scored = [(r.metrics[m.name], m.goal, r.run_id) for r in found
+                  if (m := metric.of_run(r.params, r.tags)) is not None and m.name in r.metrics]  # fmt: skip
         if not scored:
             raise UserError(
                 f"study.of is {target}, but pipeline {pipeline} has no FINISHED run with its metric in "
                 f"this store: run `python -m train pipeline={pipeline}` first."
             )
-        # Ties go to the newest run (the search lists newest first), as a deploy chooses.
-        return max(scored, key=lambda pair: pair[0])[1]
+        # The newest run's goal decides (a config may have gained one); ties go to the newest
+        # run (the search lists newest first), as a deploy chooses.
+        return metric.best(scored, lambda triple: triple[0], scored[0][1])[2]
     if target.startswith("models:/") and "@" in target:
         name, _, alias = target[len("models:/") :].partition("@")
         from mlflow.exceptions import MlflowException
@@ -179,6 +181,24 @@ def table_metadata(pipeline: str) -> dict[str, str]:
 
     choice = [f"pipeline={pipeline}"]
     return {"run_uid": identity_of(compose(choice), choice).uid, "pipeline": pipeline}
+
+
+def producer_metadata(table: str) -> dict[str, str]:
+    """The metadata a table's `dataset_` pipeline writes in it (see `table_metadata`), or `{}` when
+    no `dataset_` pipeline config builds `table` (its `data.table`).
+
+    A dataset's `materialize_table` calls it, so a table written without a run has the bytes, and
+    the md5, that the pipeline's DVC stage records.
+    """
+    import yaml
+
+    from mlrepo import ROOT
+
+    for path in sorted((ROOT / "conf" / "pipeline").glob("dataset_*.yaml")):
+        config = yaml.safe_load(path.read_text()) or {}
+        if isinstance(config, dict) and (config.get("data") or {}).get("table") == table:
+            return table_metadata(path.stem)
+    return {}
 
 
 # --- after train(config) returned -----------------------------------------------------------

@@ -1,10 +1,11 @@
 """`python -m mlrepo promote RUN_ID --alias champion`: point a Model Registry alias at a checked run.
 
 The run must be FINISHED, from the production super-branch, from a clean commit, and hold a
-registered model version. Its main metric (the pipeline's `pipeline.metric`, higher is better)
-must not be worse than the current alias holder's; `--force --reason "..."` promotes it anyway
-and records who and why as tags of the model version. Every promotion records who and when, and
-appends an entry to the registry's audit trail (`mlrepo/server/audit.py`, `promote --history`).
+registered model version. Its main metric (the pipeline's `pipeline.metric`, better as its goal
+says: `mlrepo.run.metric`) must not be worse than the current alias holder's; `--force --reason
+"..."` promotes it anyway and records who and why as tags of the model version. Every
+promotion records who and when, and appends an entry to the registry's audit trail
+(`mlrepo/server/audit.py`, `promote --history`).
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ def promote(uri: str, run_id: str, alias: str = "champion", force: bool = False,
                 "(branch.register_model); train it on branch=production."
             )
         version = max(versions, key=lambda v: int(v.version))
-        metric = run.data.params.get("pipeline.metric", "")
+        from mlrepo.run.metric import MAXIMIZE, better, of_run
+
+        main = of_run(run.data.params, run.data.tags)
+        metric, goal = (main.name, main.goal) if main else ("", MAXIMIZE)
         value = run.data.metrics.get(metric)
         tags = {"promotion.by": who(uri), "promotion.at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "promotion.alias": alias}  # fmt: skip
@@ -94,7 +98,7 @@ def promote(uri: str, run_id: str, alias: str = "champion", force: bool = False,
         if current is not None and current.version != version.version:
             replaced = f", replacing version {current.version}"
             held = client.get_run(current.run_id).data.metrics.get(metric) if current.run_id else None
-            worse = held is not None and (value is None or value < held)
+            worse = held is not None and (value is None or better(held, value, goal))
             checks.append(f"{metric}={value} against version {current.version}'s {held}: "
                           + ("worse, forced with a reason" if worse else "not worse"))  # fmt: skip
             if worse and not force:

@@ -6,7 +6,8 @@ image → Bento → BentoML model → MLflow run → git commit and branch, comm
 `run.uid`, dataset table, its version and DVC md5; downstream, from the run, every model
 version, BentoML model, Bento and image made from it. Every link is read from what the project
 writes: run tags (`git.*`, `run.uid`, `dataset.version`, and `deploy.image_uri`,
-`deploy.image_digest`, `deploy.bento_tag` set by the ECR push), the run's dataset inputs and
+`deploy.image_digest`, `deploy.bento_tag` set by the ECR push; `deployment.<target>.*`, where
+`make deploy` runs it), the run's dataset inputs and
 `config/overrides.yaml`, the BentoML model's labels (`run_id`, ...) and the Bento's model list.
 A link that points at nothing is reported under `broken`, never skipped.
 """
@@ -99,7 +100,19 @@ def describe_run(client: Any, run_id: str, broken: list[str]) -> dict[str, Any] 
         "dataset_version": tags.get("dataset.version", ""),
         "datasets": datasets,
         "image": {key.split(".", 1)[1]: tags[key] for key in IMAGE_TAGS if key in tags},
+        "deployments": deployments(tags),
     }
+
+
+def deployments(tags: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Where the run's images run: `{target: {image, endpoint, at, by, status, ...}}`, from the
+    `deployment.<target>.<key>` tags `make deploy` sets (mlrepo/ship/kube.py)."""
+    found: dict[str, dict[str, str]] = {}
+    for key, value in tags.items():
+        parts = key.split(".", 2)
+        if len(parts) == 3 and parts[0] == "deployment":
+            found.setdefault(parts[1], {})[parts[2]] = value
+    return found
 
 
 def _store_models(run_id: str) -> list[dict[str, Any]]:
@@ -316,6 +329,12 @@ def show(found: dict[str, Any], as_json: bool = False) -> str:
         lines += [f"    bento        {tag}" for tag in made.get("bentos", [])]
         lines += [
             f"    image        {i['image_uri']} {i.get('image_digest', '')}" for i in made.get("images", [])
+        ]
+        lines += [
+            f"  deployed       {target}: {d.get('status', '?')} at {d.get('endpoint', '?')} "
+            f"{d.get('image', '')} (revision {d.get('revision', '?')}, "
+            f"{d.get('at', '?')} by {d.get('by', '?')})"
+            for target, d in sorted(run.get("deployments", {}).items())
         ]
     lines += [f"  BROKEN         {line}" for line in found.get("broken", [])]
     return "\n".join(lines)

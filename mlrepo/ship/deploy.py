@@ -92,22 +92,31 @@ def load_common(model: str, root: Path = DEPLOY_DIR) -> ModuleType:
 
 
 def pipeline_setup(pipeline: str, branch: str) -> tuple[str, str]:
-    """The tracking URI and main metric of `pipeline` on the super-branch `branch`.
+    """The tracking URI and main metric's name of `pipeline` on the super-branch `branch`.
 
     Returns:
         `(uri, metric)`: the URI resolved as the runner does (MLFLOW_TRACKING_URI wins).
     """
+    uri, main = pipeline_metric(pipeline, branch)
+    return uri, main.name
+
+
+def pipeline_metric(pipeline: str, branch: str) -> tuple[str, Any]:
+    """The tracking URI and main metric (`mlrepo.run.metric.Metric`, with its goal) of `pipeline`."""
+    from mlrepo.run import metric
     from mlrepo.run.config import compose
     from mlrepo.track.tracking import resolve_uri
 
     cfg = compose([f"pipeline={pipeline}", f"branch={branch}"])
-    return resolve_uri(str(cfg.tracking.uri)), str(cfg.pipeline.metric)
+    return resolve_uri(str(cfg.tracking.uri)), metric.of_config(cfg)
 
 
 def choose_run(pipeline: str, branch: str = "development", run_id: str | None = None) -> ChosenRun:
     """The run to deploy: `run_id` if given, else the best FINISHED run of `pipeline` by its metric.
 
-    Ties go to the newest run. Runs without the metric (a sweep's parent run) are skipped.
+    Best follows the metric's goal (`pipeline.metric: {name: rmse, goal: minimize}` picks the
+    lowest; see `mlrepo.run.metric`). Ties go to the newest run. Runs without the metric (a
+    sweep's parent run) are skipped.
 
     Args:
         pipeline: the pipeline (experiment) name, e.g. `train_iris`.
@@ -117,9 +126,11 @@ def choose_run(pipeline: str, branch: str = "development", run_id: str | None = 
     Raises:
         UserError: the run does not exist, is not FINISHED, or no run qualifies.
     """
+    from mlrepo.run.metric import best
     from mlrepo.track.runs import reader
 
-    uri, metric = pipeline_setup(pipeline, branch)
+    uri, main = pipeline_metric(pipeline, branch)
+    metric = main.name
     found = reader(uri).search([pipeline], limit=100000)
     if run_id:
         match = [r for r in found if r.run_id == run_id]
@@ -138,7 +149,7 @@ def choose_run(pipeline: str, branch: str = "development", run_id: str | None = 
                 f"No FINISHED run of pipeline '{pipeline}' with metric '{metric}' in the store {uri} "
                 f"(super-branch {branch}). Train one first: `make train PIPELINE={pipeline}`."
             )
-        run = max(scored, key=lambda r: r.metrics[metric])  # max keeps the first (newest) of equals
+        run = best(scored, lambda r: r.metrics[metric], main.goal)  # the first (newest) of equals
     return ChosenRun(run.run_id, uri, metric, run.metrics.get(metric), dict(run.tags))
 
 
@@ -196,7 +207,7 @@ def input_contract(run: ChosenRun, sample_input: Path) -> tuple[list[tuple[str, 
     try:
         schema = records.schema_from_signature(info.signature)
         sample = pd.read_csv(sample_input, dtype=str, keep_default_na=False)
-        records.check_sample(schema, sample)
+        records.check_sample(schema, sample, run_categories(run, schema))
     except ValueError as exc:
         raise UserError(f"Run {run.run_id} cannot be imported for this deploy: {exc}.") from None
     first = sample.iloc[0].to_dict()
@@ -204,12 +215,34 @@ def input_contract(run: ChosenRun, sample_input: Path) -> tuple[list[tuple[str, 
     return schema, example
 
 
+def run_categories(run: ChosenRun, schema: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """The allowed values of the run's categorical input columns, from the artifact the pipeline
+    logged (`tracking.log_categories`: string columns of at most 50 values in the training table);
+    `{}` for a run that logged none. Only string columns of the schema are kept."""
+    import json
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    strings = {column for column, kind in schema if kind == "string"}
+    if not strings:
+        return {}
+    with tracking_store(run.uri):
+        try:
+            text = mlflow.artifacts.load_text(f"runs:/{run.run_id}/{records.CATEGORIES_ARTIFACT}")
+        except (MlflowException, OSError):
+            return {}
+    found = json.loads(text)
+    return {column: [str(v) for v in values] for column, values in found.items() if column in strings}
+
+
 def import_run(common: ModuleType, run: ChosenRun, deploy: str) -> str:
     """Import the run's logged model into the BentoML model store with its lineage and contract.
 
     Labels hold the run id, the deploy and the lineage tags; metadata holds the input schema
-    (from the model's signature, checked against `sample-input.csv`) and an example record,
-    which the service reads to type its API.
+    (from the model's signature, checked against `sample-input.csv`), an example record and the
+    allowed values of its categorical columns (`run_categories`), which the service reads to type
+    its API.
 
     Args:
         common: the deploy's `common.py` module (see `load_common`).
@@ -224,6 +257,7 @@ def import_run(common: ModuleType, run: ChosenRun, deploy: str) -> str:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep ecr.sh's log readable
     schema, example = input_contract(run, DEPLOY_DIR / deploy / "sample-input.csv")
+    categories = run_categories(run, schema)
     mlflow.set_tracking_uri(run.uri)
     labels = {"run_id": run.run_id, "metric": run.metric, "deploy": deploy}
     labels.update({label: run.tags[tag] for label, tag in LINEAGE_TAGS.items() if tag in run.tags})
@@ -236,6 +270,7 @@ def import_run(common: ModuleType, run: ChosenRun, deploy: str) -> str:
             run.metric: run.value,
             "input_schema": [list(pair) for pair in schema],
             "example": example,
+            "categories": categories,
         },  # fmt: skip
     )
     return str(model.tag)
@@ -333,6 +368,15 @@ def load_bento_model(common: ModuleType) -> tuple[Any, list[tuple[str, str]]]:
     return bentoml.mlflow.load_model(stored), [tuple(p) for p in stored.info.metadata["input_schema"]]
 
 
+def stored_categories(common: ModuleType) -> dict[str, list[str]]:
+    """The allowed values of the categorical columns of the deploy's latest model, for the command-line
+    predictions (`{}`: none checked, also when the deploy's `common.py` says `UNSEEN_ALLOWED = True`;
+    the service's own flag is `serving.predict_api(..., unseen_allowed=True)` in `service.py`)."""
+    if getattr(common, "UNSEEN_ALLOWED", False):
+        return {}
+    return dict(stored_model(common).info.metadata.get("categories") or {})
+
+
 def predict_batch(common: ModuleType, source: Path, dest: Path) -> tuple[int, list[tuple[int, str]]]:
     """Predict every row of a CSV; write the rows with a `prediction` and an `error` column.
 
@@ -359,6 +403,7 @@ def predict_batch(common: ModuleType, source: Path, dest: Path) -> tuple[int, li
     except pd.errors.EmptyDataError:
         raise UserError(f"{source} is empty; it needs a header row and at least one row.") from None
     model, schema = load_bento_model(common)
+    categories = stored_categories(common)
     columns = [column for column, _ in schema]
     missing = [c for c in columns if c not in raw.columns]
     if missing:
@@ -369,7 +414,7 @@ def predict_batch(common: ModuleType, source: Path, dest: Path) -> tuple[int, li
     errors = [""] * len(raw)
     for position, row in enumerate(raw[columns].to_dict("records")):
         record = {col: records.parse_cell(row[col], kind) for col, kind in schema}
-        problem = records.record_problem(record, schema)
+        problem = records.record_problem(record, schema, categories)
         if problem:
             bad.append((position + 1, problem))
             errors[position] = problem
@@ -403,7 +448,7 @@ def predict_one(common: ModuleType, values: Sequence[str]) -> str:
             f'pass them as ARGS="{" ".join("<" + c + ">" for c in columns)}".'
         )
     record = {col: records.parse_cell(v, kind) for (col, kind), v in zip(schema, values, strict=True)}
-    problem = records.record_problem(record, schema)
+    problem = records.record_problem(record, schema, stored_categories(common))
     if problem:
         raise UserError(f"Bad input: {problem}.")
     return str(model.predict(records.to_frame([record], schema))[0])

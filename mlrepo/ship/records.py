@@ -20,6 +20,17 @@ from typing import Any
 Schema = list[tuple[str, str]]
 """`[(column, MLflow column type), ...]` in the signature's order."""
 
+Categories = Mapping[str, Sequence[str]]
+"""`{column: allowed values}`: the string columns served as an enumeration (see `MAX_CATEGORIES`)."""
+
+MAX_CATEGORIES = 50
+"""A string column with at most this many distinct values in the training table is categorical:
+its values are the contract (an enumeration in the OpenAPI schema, a `<select>` on the try-it page,
+an unseen value a 400). A column with more (names, free text) is served as any string."""
+
+CATEGORIES_ARTIFACT = "contract/categories.json"
+"""Where a run logs its categorical columns' values (`mlrepo.track.tracking.log_categories`)."""
+
 MAX_RECORDS = 1000
 """The most records one request may hold."""
 
@@ -119,8 +130,33 @@ def value_problem(column: str, kind: str, value: Any) -> str | None:
     return None
 
 
-def record_problem(record: Any, schema: Schema) -> str | None:
-    """Say what is wrong with one record (a missing or extra column, a bad value), or None."""
+def category_problem(column: str, value: Any, allowed: Sequence[str]) -> str | None:
+    """Say why `value` is not one of a categorical column's `allowed` values, or None when it is."""
+    if value in allowed:
+        return None
+    shown = ", ".join(repr(v) for v in allowed[:MAX_CATEGORIES])
+    return f"column '{column}' is {value!r:.60}, a value the model was not trained on; allowed: {shown}"
+
+
+def categories_of(frame: Any, limit: int = MAX_CATEGORIES) -> dict[str, list[str]]:
+    """The categorical columns of a training table: each string (or pandas category) column with at
+    most `limit` distinct values, and those values sorted. Missing values are not values."""
+    import pandas as pd
+
+    found = {}
+    for column in frame.columns:
+        series = frame[column]
+        if not (pd.api.types.is_string_dtype(series) or isinstance(series.dtype, pd.CategoricalDtype)):
+            continue
+        values = series.dropna().unique()
+        if 0 < len(values) <= limit and all(isinstance(v, str) for v in values):
+            found[str(column)] = sorted(str(v) for v in values)
+    return found
+
+
+def record_problem(record: Any, schema: Schema, categories: Categories | None = None) -> str | None:
+    """Say what is wrong with one record (a missing or extra column, a bad value, a value of a
+    categorical column outside its `categories`), or None."""
     columns = [column for column, _ in schema]
     if not isinstance(record, Mapping):
         return f"a record must be a JSON object of {len(columns)} columns, got {type(record).__name__}"
@@ -132,18 +168,23 @@ def record_problem(record: Any, schema: Schema) -> str | None:
         return f"unexpected column(s) {', '.join(map(repr, extra))}; expected {', '.join(columns)}"
     for column, kind in schema:
         problem = value_problem(column, kind, record[column])
+        if problem is None and categories and column in categories:
+            problem = category_problem(column, record[column], categories[column])
         if problem:
             return problem
     return None
 
 
-def check_records(records: Any, schema: Schema, limit: int = MAX_RECORDS) -> list[Mapping]:
+def check_records(
+    records: Any, schema: Schema, limit: int = MAX_RECORDS, categories: Categories | None = None
+) -> list[Mapping]:
     """Check a request's records against the schema; return them, or raise on the first problem.
 
     Args:
         records: what the client sent as `records`: a list of JSON objects.
         schema: the record schema.
         limit: the most records accepted at once.
+        categories: the allowed values of the categorical columns (none checked when None).
 
     Returns:
         The records, unchanged.
@@ -159,7 +200,7 @@ def check_records(records: Any, schema: Schema, limit: int = MAX_RECORDS) -> lis
     if len(records) > limit:
         raise ValueError(f"'records' holds {len(records)} records; at most {limit} per request")
     for index, record in enumerate(records):
-        problem = record_problem(record, schema)
+        problem = record_problem(record, schema, categories)
         if problem:
             raise ValueError(f"record {index}: {problem}")
     return list(records)
@@ -204,7 +245,7 @@ def parse_cell(text: str, kind: str) -> Any:
     return text
 
 
-def check_sample(schema: Schema, sample: Any) -> None:
+def check_sample(schema: Schema, sample: Any, categories: Categories | None = None) -> None:
     """Check that a deploy's sample input fits the model's schema: the same columns, in any
     order, and every value readable as its column's type.
 
@@ -227,6 +268,6 @@ def check_sample(schema: Schema, sample: Any) -> None:
         )
     for row, cells in enumerate(sample.to_dict("records"), start=1):
         record = {c: parse_cell(str(cells[c]), kind) for c, kind in schema}
-        problem = record_problem(record, schema)
+        problem = record_problem(record, schema, categories)
         if problem:
             raise ValueError(f"sample-input.csv row {row} does not fit the model's signature: {problem}")

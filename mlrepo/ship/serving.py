@@ -33,7 +33,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import bentoml
 from pydantic import ConfigDict, Field, create_model
@@ -95,25 +95,37 @@ def stored_contract(bento_model: Any) -> tuple[rec.Schema, dict[str, Any]]:
     return [tuple(pair) for pair in meta["input_schema"]], dict(meta.get("example", {}))
 
 
-def record_type(schema: rec.Schema, example: dict[str, Any]) -> type:
+def stored_categories(bento_model: Any) -> dict[str, list[str]]:
+    """The allowed values of the model's categorical columns, stored by `create_bento_model.py`
+    (`{}` for a model imported without them)."""
+    stored = bento_model.stored
+    return dict(stored.info.metadata.get("categories") or {}) if stored is not None else {}
+
+
+def record_type(
+    schema: rec.Schema, example: dict[str, Any], categories: rec.Categories | None = None
+) -> type:
     """The pydantic model of one record: each column with its JSON type, its range (numbers:
-    `records.limit`, so that the OpenAPI document says what the checks accept) and an example."""
+    `records.limit`, so that the OpenAPI document says what the checks accept) and an example;
+    a categorical column is a `Literal` of its allowed values (an `enum` in the OpenAPI schema)."""
+    categories = categories or {}
     fields = {}
     for column, kind in schema:
+        examples = [example[column]] if column in example else None
+        if column in categories:
+            fields[column] = (Literal[tuple(categories[column])], Field(examples=examples))
+            continue
         bound = rec.limit(kind)
         fields[column] = (
             _PY_TYPES[rec.KINDS[kind]],
-            Field(
-                examples=[example[column]] if column in example else None,
-                ge=-bound if bound is not None else None,
-                le=bound,
-            ),
+            Field(examples=examples, ge=-bound if bound is not None else None, le=bound),
         )
     return create_model("Record", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 def labels(model: Any, frame: Any) -> list:
-    """The default inference: the model's predictions as JSON values (class names as text)."""
+    """The default inference: the model's predictions as JSON values (class names as text, a
+    regression's values as numbers)."""
     import numpy as np
 
     return np.asarray(direct_predict(model)(frame)).tolist()
@@ -147,6 +159,7 @@ def predict_api(
     postprocess: Callable[[Any, list], list] | None = None,
     max_records: int = rec.MAX_RECORDS,
     threaded: bool = False,
+    unseen_allowed: bool = False,
 ) -> Any:
     """The `POST /predict` API of a deploy, typed from its model's stored signature.
 
@@ -162,12 +175,18 @@ def predict_api(
             service served 320 req/s threaded against 575 on the loop (concurrency 32). Turn
             it on for a model that releases the GIL for long calls (TensorFlow, PyTorch), so
             that the loop keeps accepting requests meanwhile.
+        unseen_allowed: serve categorical columns as any string. By default a string column whose
+            training values form a small set (`records.MAX_CATEGORIES`, logged by the run) is an
+            enumeration: `/docs` and the try-it page list its values and an unseen one is a 400
+            naming record, column and allowed values. Set it for a model whose encoder handles
+            unknown values (`OneHotEncoder(handle_unknown="ignore")`) when such inputs are expected.
 
     Returns:
         A BentoML API method to assign as a class attribute (`predict = predict_api(...)`).
     """
     schema, example = stored_contract(bento_model)
-    record = record_type(schema, example)
+    categories = {} if unseen_allowed else stored_categories(bento_model)
+    record = record_type(schema, example, categories)
     # The document says what the gate accepts: 1 to max_records records (found by `make fuzz`:
     # a schema-valid empty list was refused with a 400).
     batch = Annotated[list[record], Field(min_length=1, max_length=max_records)]  # type: ignore[valid-type]
@@ -180,7 +199,7 @@ def predict_api(
         """
         rows = [r if isinstance(r, dict) else r.__dict__ for r in records]
         if ctx is None:
-            rec.check_records(rows, schema, max_records)
+            rec.check_records(rows, schema, max_records, categories)
         outputs = await self._batcher("predict", run, threaded)(rows)
         return {
             "predictions": outputs,
@@ -195,7 +214,7 @@ def predict_api(
         outputs = infer(model, frame)
         return postprocess(frame, outputs) if postprocess is not None else outputs
 
-    predict.__mlrepo_contract__ = (schema, example, max_records)
+    predict.__mlrepo_contract__ = (schema, example, max_records, categories)
     method = bentoml.api(route="/predict")(predict)
     # Nothing but `records` (the gate refuses any other field): the document says so too, found
     # by `make fuzz` (a body with an extra field was schema-valid and refused).
@@ -338,7 +357,13 @@ class InputError(ValueError):
         self.status = status
 
 
-def parse_body(body: bytes, content_type: str, schema: rec.Schema, max_records: int) -> list[dict]:
+def parse_body(
+    body: bytes,
+    content_type: str,
+    schema: rec.Schema,
+    max_records: int,
+    categories: rec.Categories | None = None,
+) -> list[dict]:
     """Parse and check a `/predict` body; return its records.
 
     Raises:
@@ -367,7 +392,7 @@ def parse_body(body: bytes, content_type: str, schema: rec.Schema, max_records: 
     if extra:
         raise InputError(f"unexpected field(s) {', '.join(map(repr, extra))} next to 'records'")
     try:
-        return rec.check_records(data["records"], schema, max_records)
+        return rec.check_records(data["records"], schema, max_records, categories)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
@@ -383,7 +408,7 @@ class Gate:
     """
 
     def __init__(self, app: Any, contracts: dict, limit: int = MAX_BODY_BYTES, title: str = "") -> None:
-        """Wrap `app`; `contracts` maps each API route to `(schema, example, max_records)`."""
+        """Wrap `app`; `contracts` maps each API route to `(schema, example, max_records, categories)`."""
         self.app = app
         self.contracts = contracts
         self.limit = limit
@@ -435,8 +460,9 @@ class Gate:
         if contract is not None:
             try:
                 parse_body(
-                    body, headers.get(b"content-type", b"").decode("latin-1"), contract[0], contract[2]
-                )
+                    body, headers.get(b"content-type", b"").decode("latin-1"), contract[0], contract[2],
+                    contract[3] if len(contract) > 3 else None,
+                )  # fmt: skip
             except InputError as exc:
                 await _answer(send, exc.status, json.dumps({"error": str(exc)}).encode())
                 return
@@ -496,13 +522,10 @@ def try_it_page(title: str, contracts: dict) -> str:
     """A self-contained HTML page (inline CSS and JavaScript, no CDN) to try each record API:
     a form generated from its schema for one record, or CSV rows pasted with a header."""
     forms = []
-    for route, (schema, example, _) in contracts.items():
-        inputs = "".join(
-            f"<label>{html.escape(column)} <small>{html.escape(kind)}</small>"
-            f'<input name="{html.escape(column)}" data-kind="{rec.KINDS[kind]}" '
-            f'value="{html.escape(str(example.get(column, "")))}"></label>'
-            for column, kind in schema
-        )
+    for route, contract in contracts.items():
+        schema, example = contract[0], contract[1]
+        categories = contract[3] if len(contract) > 3 else {}
+        inputs = "".join(_field(column, kind, example, categories.get(column)) for column, kind in schema)
         header = ",".join(column for column, _ in schema)
         sample = ",".join(str(example.get(column, "")) for column, _ in schema)
         forms.append(
@@ -516,12 +539,27 @@ def try_it_page(title: str, contracts: dict) -> str:
     return _PAGE.replace("{title}", html.escape(title)).replace("{forms}", "".join(forms))
 
 
+def _field(column: str, kind: str, example: dict[str, Any], allowed: list[str] | None) -> str:
+    """One record field of the try-it page: an `<input>`, or a `<select>` of a categorical column's values."""
+    name, shown = html.escape(column), html.escape(kind if allowed is None else f"one of {len(allowed)}")
+    if allowed is not None:
+        options = "".join(
+            f"<option{' selected' if value == example.get(column) else ''}>{html.escape(value)}</option>"
+            for value in allowed
+        )
+        control = f'<select name="{name}" data-kind="string">{options}</select>'
+    else:
+        value = html.escape(str(example.get(column, "")))
+        control = f'<input name="{name}" data-kind="{rec.KINDS[kind]}" value="{value}">'
+    return f"<label>{name} <small>{shown}</small>{control}</label>"
+
+
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}: try it</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
 label{display:inline-block;margin:.3rem 1rem .3rem 0}label small{color:#777}
-input{display:block;width:9rem;padding:.2rem}textarea{width:100%;font-family:monospace}
+input,select{display:block;width:9rem;padding:.2rem}textarea{width:100%;font-family:monospace}
 button{margin:.5rem 0;padding:.3rem .8rem}pre{background:#f4f4f4;padding:.6rem;white-space:pre-wrap}
 .error{color:#a00}.answer:empty{display:none}
 </style></head><body>
@@ -549,11 +587,11 @@ async function send(section, records){
 }
 for (const section of document.querySelectorAll("section[data-route]")) {
   const kinds = {};
-  section.querySelectorAll("input").forEach(i => kinds[i.name] = i.dataset.kind);
+  section.querySelectorAll("input, select").forEach(i => kinds[i.name] = i.dataset.kind);
   section.querySelector("form").addEventListener("submit", ev => {
     ev.preventDefault();
     const record = {};
-    section.querySelectorAll("input").forEach(i => record[i.name] = typed(i.value, i.dataset.kind));
+    section.querySelectorAll("input, select").forEach(i => record[i.name] = typed(i.value, i.dataset.kind));
     send(section, [record]);
   });
   section.querySelector(".send-csv").addEventListener("click", () => {

@@ -149,11 +149,19 @@ def _metrics(client: Any, run: Any) -> tuple[list[dict[str, Any]], dict[str, lis
     return rows, curves
 
 
-def _children(client: Any, run: Any, metric: str | None) -> dict[str, Any] | None:
-    """A sweep parent's children: their swept values and main metric, or None for other runs."""
+def _children(client: Any, run: Any, metric: str | None, goal: str = "maximize") -> dict[str, Any] | None:
+    """A sweep parent's jobs: its children and the earlier runs its cached jobs reported (tag
+    `sweep.cached`), with their swept values and main metric, the best marked; None for other runs."""
     children = client.search_runs(
         [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'", max_results=1000
     )
+    cached = set()
+    for run_id in filter(None, run.data.tags.get("sweep.cached", "").split(",")):
+        try:
+            children.append(client.get_run(run_id))
+            cached.add(run_id)
+        except Exception:  # noqa: BLE001 - a cached run deleted since: the card shows the rest
+            continue
     if not children:
         return None
     params = [dict(c.data.params) for c in children]
@@ -161,17 +169,30 @@ def _children(client: Any, run: Any, metric: str | None) -> dict[str, Any] | Non
     swept = [
         k for k in keys if len({p.get(k) for p in params}) > 1 and k.split(".")[0] not in ("hydra", "mode")
     ]
-    metric = metric or next(iter(sorted(children[0].data.metrics)), None)
+    if metric is None:  # an older parent without metric tags: its children's params name it
+        from mlrepo.run.metric import of_run
+
+        found = of_run(children[0].data.params, children[0].data.tags)
+        metric, goal = (found.name, found.goal) if found else (None, goal)
     rows = [
         {
             "run_id": c.info.run_id,
-            "status": c.info.status,
+            "status": c.info.status + (" (cached)" if c.info.run_id in cached else ""),
             "values": [c.data.params.get(k, "") for k in swept],
             "metric": c.data.metrics.get(metric) if metric else None,
         }
         for c in sorted(children, key=lambda c: c.info.start_time or 0)
     ]
-    return {"swept": swept, "metric": metric, "rows": rows}
+    from mlrepo.run.metric import best
+
+    top = best(reversed(rows), lambda r: r["metric"], goal)  # the newest of equals
+    return {
+        "swept": swept,
+        "metric": metric,
+        "goal": goal,
+        "rows": rows,
+        "best": top["run_id"] if top else None,
+    }
 
 
 # --- drawing --------------------------------------------------------------------------------
@@ -340,9 +361,13 @@ def collect(client: Any, run_id: str, status: str | None = None) -> dict[str, An
     task = task_of(tags.get("pipeline", experiment))
     figures: list[dict[str, str]] = []
     texts: dict[str, str] = {}
+    notebook_files: list[str] = []  # a notebook study's executed notebook and its HTML (run/notebook.py)
     with tempfile.TemporaryDirectory() as tmp:
         for item in _files(client, run_id):
             path = item.path
+            if path.startswith("notebook/"):
+                notebook_files.append(path)
+                continue
             if path == ARTIFACT:
                 continue
             if path.endswith(".png") and (item.file_size or 0) <= _MAX_FIGURE_BYTES:
@@ -354,8 +379,12 @@ def collect(client: Any, run_id: str, status: str | None = None) -> dict[str, An
     overrides = _overrides(texts.get("config/overrides.yaml"))
     metrics, curves = _metrics(client, run)
     inputs, outputs = _inputs(client, run)
-    main_metric = params.get("pipeline.metric")
-    sweep = _children(client, run, main_metric) if "sweep.id" in tags and "run.uid" not in tags else None
+    from mlrepo.run.metric import MAXIMIZE, of_run
+
+    main = of_run(params, tags)
+    main_metric, goal = (main.name, main.goal) if main else (None, MAXIMIZE)
+    is_parent = "sweep.id" in tags and "run.uid" not in tags
+    sweep = _children(client, run, main_metric, goal) if is_parent else None
     changed = tags.get("run.changed", "")
     end = run.info.end_time or int(time.time() * 1000)
     return {
@@ -376,10 +405,14 @@ def collect(client: Any, run_id: str, status: str | None = None) -> dict[str, An
         "outputs": outputs,
         "metrics": metrics,
         "main_metric": main_metric,
+        "main_goal": goal,
         "curves": _draw_curves(curves),
         "figures": figures,
         "signature": signature,
         "report": texts.get("report.html"),
+        "notebook": {"source": tags["study.notebook"], "files": sorted(notebook_files)}
+        if tags.get("study.notebook")
+        else None,
         "profile": _json(texts.get("dataset/profile.json")),
         "sweep": sweep,
         "sweep_figures": _draw_sweep(sweep) if sweep else [],

@@ -310,7 +310,10 @@ def describe(record: RunRecord) -> tuple[str, str]:
         changed = f"[sweep {tags[TAG_SWEEP][:8]}: {tags.get(TAG_SWEEP_TOTAL, '?')} jobs]"
     else:
         changed = tags.get(TAG_CHANGED, "") or "(defaults)"
-    name = record.params.get("pipeline.metric")
+    from mlrepo.run.metric import of_run
+
+    main = of_run(record.params, record.tags)
+    name = main.name if main else None
     metric = f"{name}={record.metrics[name]:.4f}" if name in record.metrics else "-"
     return changed, metric
 

@@ -1,6 +1,7 @@
 """MLflow tracking: where runs go, and what a pipeline logs during its run.
 
 A pipeline logs through this module (`tracking.log_metrics`, `tracking.log_confusion_matrix`,
+`tracking.log_regression_figures`, `tracking.log_classification_figures`,
 `tracking.set_input_example`), never through MLflow directly, so that tracking happens in
 one place. MLflow is imported inside the functions: `import mlrepo.track.tracking` is cheap.
 """
@@ -277,3 +278,79 @@ def log_confusion_matrix(
     )
     display.ax_.set_title("Confusion matrix (test set)")
     log_figure(display.figure_, path)
+
+
+def log_classification_figures(
+    y_true: Sequence[Any], y_pred: Sequence[Any], labels: Sequence[Any] | None = None
+) -> None:
+    """Log a classifier's card figures: the confusion matrix of the test set.
+
+    Args:
+        y_true: the true labels.
+        y_pred: the predicted labels.
+        labels: the class names in the order to show them (default: every label seen, sorted).
+    """
+    shown = list(labels) if labels is not None else sorted(set(y_true) | set(y_pred), key=str)
+    log_confusion_matrix(y_true, y_pred, labels=shown)
+
+
+def log_regression_figures(y_true: Sequence[float], y_pred: Sequence[float], target: str = "target") -> None:
+    """Log a regressor's card figures: predicted against actual values, and the residuals.
+
+    Args:
+        y_true: the true values of the test set.
+        y_pred: the predicted values.
+        target: the target's name, for the axes.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    actual, predicted = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    residuals = actual - predicted
+    figure, ax = plt.subplots(figsize=(4.5, 4))
+    ax.scatter(actual, predicted, s=12, alpha=0.7)
+    low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
+    ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1, label="predicted = actual")
+    ax.set_xlabel(f"actual {target}")
+    ax.set_ylabel(f"predicted {target}")
+    ax.set_title("Predicted against actual (test set)")
+    ax.legend(loc="upper left", fontsize=8)
+    log_figure(figure, "plots/predicted_vs_actual.png")
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+    left.scatter(predicted, residuals, s=12, alpha=0.7)
+    left.axhline(0, color="grey", linestyle="--", linewidth=1)
+    left.set_xlabel(f"predicted {target}")
+    left.set_ylabel("residual (actual - predicted)")
+    right.hist(residuals, bins=30)
+    right.set_xlabel("residual")
+    right.set_ylabel("rows")
+    figure.suptitle("Residuals (test set)")
+    figure.tight_layout()
+    log_figure(figure, "plots/residuals.png")
+
+
+def log_categories(frame: Any) -> dict[str, list[str]]:
+    """Log the values of the training table's categorical columns: the served contract's enumerations.
+
+    A string column with at most `mlrepo.ship.records.MAX_CATEGORIES` (50) distinct values is
+    categorical; its sorted values are logged as `contract/categories.json`. A deploy imports them
+    with the run: `/docs` and the try-it page list them, and an unseen value is answered 400
+    (unless the deploy allows unseen values).
+
+    Args:
+        frame: the training rows' features (e.g. `x_train`).
+
+    Returns:
+        `{column: values}` as logged (empty when no column is categorical: nothing is logged).
+    """
+    import mlflow
+
+    from mlrepo.ship.records import CATEGORIES_ARTIFACT, categories_of
+
+    found = categories_of(frame)
+    if found:
+        mlflow.log_dict(found, CATEGORIES_ARTIFACT)
+    return found

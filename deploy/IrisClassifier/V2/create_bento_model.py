@@ -9,11 +9,8 @@ from `common.py`. Nothing to edit when the folder is copied.
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root, for mlrepo
-
-from mlrepo.ship.deploy import create_bento_model_main  # noqa: E402
+from mlrepo.ship.deploy import create_bento_model_main
 
 if __name__ == "__main__":
     sys.exit(create_bento_model_main(__file__))

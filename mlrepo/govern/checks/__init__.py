@@ -1,8 +1,9 @@
 """The repository's rules, executable: `python -m mlrepo check` runs every family below on a tree.
 
-Each family module (`structure`, `code`, `models`, `pipelines`, `data`, `environment`) declares
-its `RULES` (stable ids) and a `check(repo)` that yields violations. The checker reads files
-(AST, YAML, TOML, JSON) and never imports the code it checks.
+Each family module (`structure`, `code`, `models`, `pipelines`, `data`, `environment`,
+`notebooks`) declares its `RULES` (stable ids) and a `check(repo)` that yields violations. The
+checker reads files (AST, YAML, TOML, JSON) and never imports the code it checks; the notebook
+rules run the locked ruff on notebook files as a subprocess.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from mlrepo.govern.checks import code, data, environment, models, pipelines, structure, substance
+from mlrepo.govern.checks import code, data, environment, models, notebooks, pipelines, structure, substance
 from mlrepo.govern.checks.base import Repo, Rule, Violation
 
-FAMILIES = (structure, code, substance, models, pipelines, data, environment)
+FAMILIES = (structure, code, substance, models, pipelines, data, environment, notebooks)
 """Every rule family, in the order reports list them."""
 
 PARSE = Rule("PARSE", "files the checker reads parse (Python, YAML)", "fix the syntax error at that line")

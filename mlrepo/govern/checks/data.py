@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -17,8 +18,9 @@ TABLE_NAME = Rule(
 )
 RAW_DATA = Rule(
     "RAW-DATA",
-    "no data in git: data files (by extension or by their bytes: CSV-like text, JSON lines, Parquet, "
-    "NumPy, pickle, HDF5, large images), DVC outputs, files under data/ or over the size limit",
+    "no data in git: data files (by extension or by their bytes: delimited text, JSON lines, JSON arrays "
+    "and YAML lists of records, Parquet, NumPy, pickle, HDF5, large images), DVC outputs, files under "
+    "data/ or over the size limit",
     "track it with DVC (`dvc add` or a dvc.yaml out) and `git rm --cached` it, or, if it truly belongs "
     "in git, add it to data.allow in conf/governance.yaml",
 )
@@ -127,25 +129,50 @@ _IMAGES = (
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
 )
-_SOURCE = {
-    ".py", ".pyi", ".md", ".yaml", ".yml", ".toml", ".sh", ".js", ".css", ".html", ".jinja2",
-    ".cfg", ".ini", ".json", ".ipynb", ".mk", ".lock", ".dvc", ".svg", ".xml", ".rst",
+_CODE = {
+    ".py", ".pyi", ".sh", ".js", ".css", ".html", ".jinja2", ".cfg", ".ini", ".toml", ".mk", ".lock",
+    ".dvc", ".svg", ".xml",
 }  # fmt: skip
-"""Text formats whose lines may look tabular by chance: only their magic bytes are sniffed."""
+"""Code and tool formats whose lines may look tabular by chance: only their magic bytes are sniffed."""
+_PROSE = {".md", ".rst"}
+"""Documents whose `|` tables and `- key: value` bullets are prose: commas, tabs and JSON still count."""
 _NO_SNIFF = {"Makefile", "Pipfile", "CODEOWNERS", "Dockerfile", ".gitignore", ".dvcignore"}
+TEXT_BYTES = 64 * 1024
+"""How much of a text file the shape tests read (a JSON or YAML document is parsed from it)."""
+MIN_ROWS = 3
+"""Default `data.min_rows`: rows of one shape that make text a table (a CSV header counts)."""
+NESTED_ROWS = 20
+"""Default `data.nested_rows`: records inside a JSON/YAML document that make it data."""
 
 
-def sniff(name: str, head: bytes, size: int, image_kb: int = 64) -> str | None:
+def sniff(
+    name: str,
+    head: bytes,
+    size: int,
+    image_kb: int = 64,
+    min_rows: int = MIN_ROWS,
+    nested_rows: int = NESTED_ROWS,
+    text: bool = True,
+) -> str | None:
     """What kind of data a file holds, judged by its first bytes whatever its name; None for code/text.
 
+    Binary formats are known by their magic bytes. Text is data by its shape, whatever its
+    extension: delimited rows (CSV, TSV, `;`, `|`), JSON lines, or a JSON/YAML list of records
+    (objects with the same keys and plain values, or rows of equal length) at the top of the
+    document (`min_rows` of them) or inside it (`nested_rows`). Code files are only sniffed for
+    magic bytes; Markdown's `|` tables and bullet lists are prose.
+
     Args:
-        name: the file's name (only to spare source files the tabular-text test).
-        head: its first bytes (4 KiB is plenty).
+        name: the file's name (only to spare source files the text tests).
+        head: its first bytes (4 KiB is plenty for binary formats; `TEXT_BYTES` for documents).
         size: its size in bytes (images count as data above `image_kb`).
         image_kb: the size above which an image is data.
+        min_rows: rows of one shape that make text (a file, or a document's top-level list) a table.
+        nested_rows: records inside a JSON/YAML document that make it data.
+        text: whether the text tests run (False: magic bytes only, for `data.structured` files).
 
     Returns:
-        `"a Parquet file"`, `"CSV-like text"`... or None.
+        `"a Parquet file"`, `"CSV-like text"`, `"a JSON array of records"`... or None.
     """
     for magic, kind in _MAGIC:
         if head.startswith(magic):
@@ -158,28 +185,140 @@ def sniff(name: str, head: bytes, size: int, image_kb: int = 64) -> str | None:
     if len(head) > 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return "a Python pickle"
     base = name.rsplit("/", 1)[-1]
-    if base in _NO_SNIFF or os.path.splitext(base)[1].lower() in _SOURCE or b"\0" in head:
+    suffix = os.path.splitext(base)[1].lower()
+    if not text or base in _NO_SNIFF or suffix in _CODE or b"\0" in head:
         return None
-    return _tabular(head.decode("utf-8", errors="replace"), truncated=size > len(head))
+    decoded = head.decode("utf-8", errors="replace")
+    truncated = size > len(head)
+    return (
+        _json_lines(decoded, truncated, min_rows)
+        or _json_records(decoded, min_rows, nested_rows)
+        or (None if suffix in _PROSE else _yaml_records(decoded, truncated, min_rows, nested_rows))
+        or _tabular(decoded, truncated, min_rows, pipes=suffix not in _PROSE)
+    )
 
 
-def _tabular(text: str, truncated: bool) -> str | None:
+def _complete_lines(text: str, truncated: bool) -> list[str]:
     lines = text.splitlines()
     if truncated and lines:
         lines = lines[:-1]  # cut in the middle
-    lines = [line for line in lines[:60] if line.strip()]
-    if len(lines) < 3:
+    return [line for line in lines[:60] if line.strip()]
+
+
+def _json_lines(text: str, truncated: bool, min_rows: int) -> str | None:
+    lines = [line.strip() for line in _complete_lines(text, truncated)]
+    if len(lines) < max(min_rows, 2):
+        return None
+    if all(line.startswith("{") and line.endswith("}") for line in lines):
+        return "JSON lines"
+    if all(line.startswith("[") and line.endswith("]") for line in lines):
+        try:
+            rows = [json.loads(line) for line in lines]
+        except ValueError:
+            return None
+        return "JSON lines" if len({_row_shape(r) for r in rows} - {None}) == 1 else None
+    return None
+
+
+def _row_shape(value: object) -> tuple[str, object] | None:
+    """The shape of a table row: a record's keys, or a list's length; None for anything else."""
+    plain = (str, int, float, bool, type(None))
+    if isinstance(value, dict) and len(value) >= 2 and all(isinstance(v, plain) for v in value.values()):
+        return ("record", frozenset(map(str, value)))
+    if isinstance(value, list) and len(value) >= 2 and all(isinstance(v, plain) for v in value):
+        return ("row", len(value))
+    return None
+
+
+_ARRAY_OF_ROWS = re.compile(r"\[\s*(?=[\[{])")
+_COMMA = re.compile(r"\s*,\s*")
+
+
+def _json_records(text: str, min_rows: int, nested_rows: int) -> str | None:
+    """A JSON list of rows (top-level or nested), decoded row by row: a cut-off document still counts."""
+    start = len(text) - len(text.lstrip())
+    if text[start : start + 1] not in ("[", "{"):
+        return None
+    decoder = json.JSONDecoder()
+    for match in _ARRAY_OF_ROWS.finditer(text):
+        top = match.start() == start
+        need = min_rows if top else nested_rows
+        count, shape, at = 0, None, match.end()
+        while count < need:
+            try:
+                row, end = decoder.raw_decode(text, at)
+            except ValueError:
+                break
+            if _row_shape(row) is None or (shape is not None and _row_shape(row) != shape):
+                break
+            shape, count = _row_shape(row), count + 1
+            comma = _COMMA.match(text, end)
+            if comma is None:
+                break
+            at = comma.end()
+        if count >= need:
+            return f"a JSON array of {'records' if shape[0] == 'record' else 'rows'}"
+    return None
+
+
+def _yaml_records(text: str, truncated: bool, min_rows: int, nested_rows: int) -> str | None:
+    """A YAML list of records (top-level, or in a mapping), parsed from the complete items of the text."""
+    import yaml
+
+    if not re.search(r"^\s*- ", text, flags=re.MULTILINE):
+        return None
+    if truncated:  # keep the items that are whole: cut before the last one that starts
+        items = [m.start() for m in re.finditer(r"^\s*- ", text, flags=re.MULTILINE)]
+        text = text[: items[-1]] if len(items) > 1 else ""
+    try:
+        loaded = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    if isinstance(loaded, list):
+        return "a YAML list of records" if _rows(loaded) >= min_rows else None
+    todo, depth = [loaded], 0
+    while todo and depth < 4:
+        nested = []
+        for node in todo:
+            values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+            for value in values:
+                if isinstance(value, list) and _rows(value) >= nested_rows:
+                    return "a YAML list of records"
+                nested.append(value)
+        todo, depth = nested, depth + 1
+    return None
+
+
+def _rows(items: list) -> int:
+    """How many items of `items`, from the first, are table rows of one shape."""
+    shapes = [_row_shape(item) for item in items]
+    if not shapes or shapes[0] is None:
+        return 0
+    return next((i for i, shape in enumerate(shapes) if shape != shapes[0]), len(shapes))
+
+
+def _tabular(text: str, truncated: bool, min_rows: int = MIN_ROWS, pipes: bool = True) -> str | None:
+    lines = _complete_lines(text, truncated)
+    if len(lines) < max(min_rows, 2):
         return None
     stripped = [line.strip() for line in lines]
     if all(line.startswith("{") and line.endswith("}") for line in stripped):
         return "JSON lines"
     if sum(any(c.isdigit() for c in line) for line in lines[1:]) * 2 < len(lines) - 1:
         return None
-    for delimiter, kind in ((",", "CSV"), ("\t", "TSV"), (";", "CSV (;)"), ("|", "delimited (|)")):
+    delimiters = ((",", "CSV"), ("\t", "TSV"), (";", "CSV (;)")) + (
+        (("|", "delimited (|)"),) if pipes else ()
+    )
+    for delimiter, kind in delimiters:
         counts = {line.count(delimiter) for line in lines}
         if len(counts) == 1 and counts.pop() >= 1 and not lines[-1].startswith("\t"):
             return f"{kind}-like text"
     return None
+
+
+def structured(path: str, settings: dict) -> bool:
+    """Whether `path` is a structured file the repository needs (`data.structured`): not data by its text."""
+    return any(fnmatch.fnmatch(path, str(pattern)) for pattern in settings.get("structured") or ())
 
 
 def allowance(path: str, settings: dict) -> tuple[bool, int]:
@@ -216,7 +355,15 @@ def data_problem(path: str, head: bytes, size: int, settings: dict) -> str | Non
     extensions = {"." + ext.lower().lstrip(".") for ext in settings["extensions"]}
     if suffix in extensions:
         return f"a {suffix} data file"
-    kind = sniff(name, head, size, int(settings.get("image_kb", 64)))
+    kind = sniff(
+        name,
+        head,
+        size,
+        int(settings.get("image_kb", 64)),
+        int(settings.get("min_rows", MIN_ROWS)),
+        int(settings.get("nested_rows", NESTED_ROWS)),
+        text=not structured(path, settings),  # the repository's own configs: only their magic bytes
+    )
     return f"{kind} (known by its bytes)" if kind else None
 
 
@@ -242,6 +389,6 @@ def _raw_data(repo: Repo, outs: dict[str, tuple[str, int]]) -> Iterator[Violatio
             size = repo.size(path)
             problem = data_problem(path, b"", size, settings) if size > limit_kb * 1024 else None
         else:
-            problem = data_problem(path, repo.head(path), repo.size(path), settings)
+            problem = data_problem(path, repo.head(path, TEXT_BYTES), repo.size(path), settings)
         if problem:
             yield Violation(path, 1, RAW_DATA.id, f"{problem} in git (DVC keeps data)")

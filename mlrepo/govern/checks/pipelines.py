@@ -17,7 +17,8 @@ PIPELINE_NAME = Rule(
 PIPELINE_CONFIG = Rule(
     "PIPELINE-CONFIG",
     "a pipeline config starts with `# @package _global_` and names an existing train/<code>/pipeline.py "
-    "(`pipeline.code`) and models/<Model> (`pipeline.model`; dataset_ and estudy_ pipelines need none); "
+    "(`pipeline.code`; a study may name a notebook instead, `pipeline.notebook`) and models/<Model> "
+    "(`pipeline.model`; dataset_ and estudy_ pipelines need none); "
     "an estudy_ config names what it studies (`study.of`)",
     "fix the header or `pipeline.code` / `pipeline.model` so that they name folders that exist; give a "
     "study `study.of: <run id> | models:/<name>@<alias> | best:<pipeline>`",
@@ -74,8 +75,15 @@ def check(repo: Repo) -> Iterator[Violation]:
                 f"`pipeline.name: {section.get('name')}` differs from the file's name `{stem}` "
                 "(it names the MLflow experiment)",
             )
-        code = section.get("code")
-        if not code:
+        code, notebook = section.get("code"), section.get("notebook")
+        if notebook and not code:  # a study that is a notebook (mlrepo/run/notebook.py)
+            if stem.partition("_")[0] not in ("estudy", "study"):
+                yield Violation(path, line_of(text, "notebook:"), PIPELINE_CONFIG.id,
+                                "only an estudy_/study_ pipeline may name a `pipeline.notebook`")  # fmt: skip
+            elif str(notebook) not in repo.fileset or not str(notebook).endswith(".ipynb"):
+                yield Violation(path, line_of(text, "notebook:"), PIPELINE_CONFIG.id,
+                                f"`pipeline.notebook: {notebook}` but there is no such notebook")  # fmt: skip
+        elif not code:
             yield Violation(path, 1, PIPELINE_CONFIG.id, "no `pipeline.code` naming train/<code>/pipeline.py")
         elif f"train/{code}/pipeline.py" not in repo.fileset:
             yield Violation(

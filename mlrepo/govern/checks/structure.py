@@ -26,8 +26,9 @@ MODEL_LAYOUT = Rule(
 DEPLOY_LAYOUT = Rule(
     "DEPLOY-LAYOUT",
     "deploy/<Model>/V<n>/ has create_bento_model.py, common.py, a sample input, service.py, an executable "
-    "ecr.sh, and no __init__.py",
-    "add the missing file, `chmod +x ecr.sh` (`git update-index --chmod=+x`), delete any __init__.py",
+    "ecr.sh, deploy.yaml (how it runs: replicas, resources, non-secret settings), and no __init__.py",
+    "add the missing file (deploy.yaml: `python -m mlrepo deploy declare --model <Model>/V<n>`), "
+    "`chmod +x ecr.sh` (`git update-index --chmod=+x`), delete any __init__.py",
 )
 DEPLOY_SHAPE = Rule(
     "DEPLOY-SHAPE",
@@ -112,12 +113,31 @@ def _check_deploy(repo: Repo, folder: str, files: list[str]) -> Iterator[Violati
             yield Violation(
                 f"{folder}/{path}", 1, DEPLOY_LAYOUT.id, "a deploy is not a package: no __init__.py"
             )
-    for needed in ("create_bento_model.py", "common.py", "service.py", "ecr.sh"):
+    for needed in ("create_bento_model.py", "common.py", "service.py", "ecr.sh", "deploy.yaml"):
         if needed not in files:
             yield Violation(folder, 1, DEPLOY_LAYOUT.id, f"missing {needed}")
     if not any(SAMPLE.match(path) for path in files):
         yield Violation(
             folder, 1, DEPLOY_LAYOUT.id, "missing a sample input (sample-input.csv, .json or .yaml)"
         )
+    if "deploy.yaml" in files:
+        yield from _check_declaration(repo, f"{folder}/deploy.yaml")
     if "ecr.sh" in files and not repo.executable(f"{folder}/ecr.sh"):
         yield Violation(f"{folder}/ecr.sh", 1, DEPLOY_LAYOUT.id, "ecr.sh is not executable")
+
+
+def _check_declaration(repo: Repo, path: str) -> Iterator[Violation]:
+    """deploy.yaml declares only known keys, and no setting whose name says it is a secret."""
+    from mlrepo.ship.kube import KEYS, SECRET_NAME
+
+    data = repo.yaml(path)  # None when it is not YAML (reported as unreadable too)
+    if not isinstance(data, dict):
+        yield Violation(path, 1, DEPLOY_LAYOUT.id, "deploy.yaml is a mapping: replicas, resources, config")
+        return
+    for key in sorted(set(data) - KEYS):
+        yield Violation(path, 1, DEPLOY_LAYOUT.id, f"unknown key `{key}` (known: {', '.join(sorted(KEYS))})")
+    config = data.get("config") or {}
+    for key in sorted(k for k in config if SECRET_NAME.search(str(k))) if isinstance(config, dict) else []:
+        yield Violation(
+            path, 1, DEPLOY_LAYOUT.id, f"`{key}` looks like a secret: a ConfigMap is not the place"
+        )

@@ -1,0 +1,1 @@
+"""The housing pipeline: ingest, transform, split, train and evaluate a HousingRegressor."""

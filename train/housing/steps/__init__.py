@@ -1,0 +1,1 @@
+"""The housing pipeline's steps: small functions with explicit inputs and outputs."""
