@@ -174,8 +174,8 @@ def test_bentoml_serve_answers_a_record_with_json_integers(env, tmp_path):
 
 def test_make_fuzz_finds_nothing_on_the_regression_contract(env):
     """Schemathesis from the served document (district an enum, numbers bounded): no failure."""
-    done = subprocess.run([PYTHON, "-m", "mlrepo", "fuzz", "--model", "HousingRegressor/V1", "--examples", "30"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    command = [PYTHON, "-m", "mlrepo", "fuzz", "--model", "HousingRegressor/V1", "--examples", "30"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     summary = [line for line in done.stdout.splitlines() if line.startswith("fuzz ")]
     print(*summary[-1:])
     assert done.returncode == 0 and summary and " 0 failures" in summary[-1], done.stdout[-5000:]
