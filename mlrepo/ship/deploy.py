@@ -454,34 +454,35 @@ def predict_one(common: ModuleType, values: Sequence[str]) -> str:
     return str(model.predict(records.to_frame([record], schema))[0])
 
 
-def serve(common: ModuleType, deploy: str, host: str, port: int) -> int:
-    """Run `bentoml serve` for the deploy in its folder, after checking its model is imported.
+def serve_command(deploy: str, host: str, port: int) -> tuple[list[str], dict[str, str], Path]:
+    """How `bentoml serve` runs a deploy: `(argv, environment, working folder)`.
 
-    The repository root goes on PYTHONPATH so that `service.py` finds `mlrepo.ship.serving`.
+    It runs in the deploy's folder, as BentoML documents; the repository root goes first on
+    PYTHONPATH so that this checkout's `mlrepo.ship.serving` is served (not another checkout's
+    editable install). `make serve` and `make fuzz` both start it this way.
+    """
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    service = deploy.split("/")[0]
+    args = [sys.executable, "-m", "bentoml", "serve", f"service:{service}"]
+    args += ["--host", host, "--port", str(port)]
+    return args, env, DEPLOY_DIR / deploy
+
+
+def serve(common: ModuleType, deploy: str, host: str, port: int) -> int:
+    """Run `bentoml serve` for the deploy in its folder (`serve_command`), after checking its model
+    is imported.
 
     Raises:
         UserError: the model is not in the BentoML store (says which command imports it).
     """
     stored_model(common, deploy)
-    service = deploy.split("/")[0]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    args = [
-        sys.executable,
-        "-m",
-        "bentoml",
-        "serve",
-        f"service:{service}",
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
+    args, env, folder = serve_command(deploy, host, port)
     print(f"Serving {deploy} ({common.MODEL_NAME}) on http://{host}:{port}  (try it at /, API at /docs)")
     sys.stdout.flush()
-    os.chdir(DEPLOY_DIR / deploy)
+    os.chdir(folder)
     os.execve(sys.executable, args, env)
 
 

@@ -39,7 +39,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlrepo import ROOT
 from mlrepo.errors import UserError
 
 DEFAULT_EXAMPLES = 50
@@ -123,17 +122,10 @@ def served(deploy: str, port: int, log: Path) -> Iterator[str]:
 
     common = ship.load_common(deploy)
     ship.stored_model(common, deploy)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    args = [sys.executable, "-m", "bentoml", "serve", f"service:{deploy.split('/')[0]}"]
+    args, env, folder = ship.serve_command(deploy, "127.0.0.1", port)
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [*args, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ship.DEPLOY_DIR / deploy, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+        proc = subprocess.Popen(args, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, proc, log)

@@ -58,7 +58,8 @@ DECLARATION = "deploy.yaml"
 """The file in a version folder that declares how it runs."""
 TEMPLATE = ROOT / "mlrepo/new/templates/deploy/deploy/{{ model }}/V{{ version }}/deploy.yaml.jinja"
 """The one source of a new `deploy.yaml` (`new deploy` and `deploy declare` render it)."""
-KEYS = {"replicas", "resources", "config"}
+KEYS = ("replicas", "resources", "config")
+"""The keys a `deploy.yaml` may hold (a tuple: pdoc renders a set in a different order per process)."""
 CONTAINER_PORT = 3000
 """BentoML's port inside the image."""
 DEFAULT_PORT = 8000
@@ -104,7 +105,7 @@ def declaration(deploy: str, root: Path | None = None) -> dict[str, Any]:
     where = f"deploy/{deploy}/{DECLARATION}"
     if not isinstance(data, dict):
         raise UserError(f"{where} must be a mapping (replicas, resources, config).")
-    unknown = sorted(set(data) - KEYS)
+    unknown = sorted(set(data) - set(KEYS))
     if unknown:
         raise UserError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KEYS))}.")
     replicas = data.get("replicas", 1)

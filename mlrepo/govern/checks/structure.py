@@ -134,7 +134,7 @@ def _check_declaration(repo: Repo, path: str) -> Iterator[Violation]:
     if not isinstance(data, dict):
         yield Violation(path, 1, DEPLOY_LAYOUT.id, "deploy.yaml is a mapping: replicas, resources, config")
         return
-    for key in sorted(set(data) - KEYS):
+    for key in sorted(set(data) - set(KEYS)):
         yield Violation(path, 1, DEPLOY_LAYOUT.id, f"unknown key `{key}` (known: {', '.join(sorted(KEYS))})")
     config = data.get("config") or {}
     for key in sorted(k for k in config if SECRET_NAME.search(str(k))) if isinstance(config, dict) else []:
