@@ -2,6 +2,7 @@
 run, tagged children, a progress bar, and a failed job that does not stop the others; plus many
 parallel writers on one SQLite store."""
 
+import importlib
 import signal
 import subprocess
 import time
@@ -10,6 +11,7 @@ import pytest
 from conftest import PYTHON, ROOT, default_sigint, runs, train
 from scale_support import by_tag, sweep_outputs
 
+from mlrepo.run import launcher
 from mlrepo.run.config import CONF_DIR
 from mlrepo.run.launcher import fork_blockers, pipeline_codes, third_party_imports
 from mlrepo.run.sweep import count_jobs, progress_line
@@ -93,6 +95,29 @@ def test_an_interrupted_sweep_ends_its_parent_run_killed(tracking_uri, tmp_path)
     assert proc.returncode == 130, err[-2000:]
     (parent,) = [r for r in runs(tracking_uri, "train_iris") if "run.uid" not in r.data.tags]
     assert parent.info.status == "KILLED"
+
+
+def test_a_ctrl_c_swallowed_by_a_garbage_collection_callback_still_stops_the_warm_up(monkeypatch):
+    """CI caught it: SQLAlchemy's weakref callback got the KeyboardInterrupt during the warm-up,
+    Python printed "Exception ignored in" and the sweep went on to FINISHED with exit 0."""
+    real = importlib.import_module
+
+    def import_module(name, package=None):
+        if name != "fake.module":
+            return real(name, package)
+        try:
+            signal.raise_signal(signal.SIGINT)  # the user's Ctrl-C, during this import...
+        except KeyboardInterrupt:
+            pass  # ...lands in a callback that swallows it, as a __del__ or weakref callback does
+
+    monkeypatch.setattr(importlib, "import_module", import_module)
+    monkeypatch.setattr(launcher, "WARM", ("fake.module",))
+    monkeypatch.setattr(launcher, "WARM_CALLS", ())
+    monkeypatch.setattr(launcher, "_is_module", lambda name: True)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        launcher.warm_up([])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
 
 
 def test_tensorflow_pipelines_are_not_forked_the_others_are():

@@ -130,10 +130,24 @@ def fork_blockers(codes: Sequence[str], root: Path = ROOT) -> list[str]:
     return reasons
 
 
+_NOTING: list[list[bool]] = []
+"""The list the innermost `_interrupts_seen` block notes Ctrl-C in (one per outer block)."""
+
+
 @contextlib.contextmanager
 def _interrupts_seen() -> Iterator[list[bool]]:
     """Note each Ctrl-C (still raising KeyboardInterrupt, as Python's default handler does) while
-    the block runs; a handler that is not the default (e.g. ignored) is left alone."""
+    the block runs; a handler that is not the default (e.g. ignored) is left alone. Inside an
+    outer block, the outer block's list is the one noted in.
+
+    Why note it: a KeyboardInterrupt raised while Python runs a garbage-collection callback
+    (SQLAlchemy's weakref callbacks, a `__del__`) is printed as "Exception ignored in ..." and
+    swallowed; the sweep then went on to FINISHED with exit 0 (CI caught it: a Ctrl-C during the
+    warm-up). Whoever reads the list raises the interrupt again at a safe point.
+    """
+    if _NOTING:
+        yield _NOTING[-1]
+        return
     seen: list[bool] = []
 
     def note(signum: int, frame: Any) -> None:
@@ -142,9 +156,11 @@ def _interrupts_seen() -> Iterator[list[bool]]:
 
     default = signal.getsignal(signal.SIGINT) is signal.default_int_handler
     previous = signal.signal(signal.SIGINT, note) if default else None
+    _NOTING.append(seen)
     try:
         yield seen
     finally:
+        _NOTING.pop()
         if default:
             signal.signal(signal.SIGINT, previous)
 
@@ -179,13 +195,15 @@ def warm_up(codes: Sequence[str], root: Path = ROOT) -> list[str]:
             if interrupted:
                 raise KeyboardInterrupt from None
             raise
-    for module, function in WARM_CALLS:
-        warm = getattr(importlib.import_module(module), function, None)
-        if warm is None:  # MLflow renamed its cache: jobs still work, each builds its own
-            log.warning("%s.%s is gone: forked jobs will not share its cache.", module, function)
-        else:
-            warm()
-            imported.append(f"{module}.{function}()")
+        for module, function in WARM_CALLS:
+            warm = getattr(importlib.import_module(module), function, None)
+            if warm is None:  # MLflow renamed its cache: jobs still work, each builds its own
+                log.warning("%s.%s is gone: forked jobs will not share its cache.", module, function)
+            else:
+                warm()
+                imported.append(f"{module}.{function}()")
+        if interrupted:  # a Ctrl-C that a garbage-collection callback swallowed
+            raise KeyboardInterrupt
     return imported
 
 
@@ -213,6 +231,10 @@ def close_connections() -> None:
 
 
 def _after_fork() -> None:
+    # A job handles Ctrl-C as any run does (Python's own handler), not with the launcher's note.
+    _NOTING.clear()
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # The inherited pools hold the parent's connections (if any): drop them without closing
     # them, as SQLAlchemy prescribes for a forked child, so this child opens its own.
     for engine in _sqlalchemy_engines():
@@ -253,7 +275,7 @@ class LocalLauncher(JoblibLauncher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         """Launch the jobs, at most `n_jobs` at a time, and return their results in job order."""
-        from hydra.core.utils import configure_log, filter_overrides, setup_globals
+        from hydra.core.utils import configure_log, setup_globals
 
         from mlrepo.run.config import CONF_DIR
 
@@ -270,6 +292,13 @@ class LocalLauncher(JoblibLauncher):
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
+        with _interrupts_seen():  # one note of Ctrl-C from the warm-up to the last job
+            return self._fork(job_overrides, initial_job_idx, codes, started)
+
+    def _fork(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int, codes: list[str],
+              started: float) -> Sequence[JobReturn]:  # fmt: skip
+        from hydra.core.utils import filter_overrides
+
         imported = warm_up(codes)
         close_connections()
         n_jobs = int(self.joblib.get("n_jobs") or -1)
@@ -300,12 +329,17 @@ class _Pool:
 
         pending = deque(jobs)
         try:
-            while pending or self.running:
-                while pending and len(self.running) < self.workers:
-                    self._start(*pending.popleft())
-                ready = wait([pipe for _, pipe, _ in self.running.values()])
-                for idx in [i for i, (_, pipe, _) in self.running.items() if pipe in ready]:
-                    self._collect(idx)
+            with _interrupts_seen() as interrupted:
+                while pending or self.running:
+                    if interrupted:  # a Ctrl-C that a garbage-collection callback swallowed
+                        raise KeyboardInterrupt
+                    while pending and len(self.running) < self.workers:
+                        self._start(*pending.popleft())
+                    ready = wait([pipe for _, pipe, _ in self.running.values()])
+                    for idx in [i for i, (_, pipe, _) in self.running.items() if pipe in ready]:
+                        self._collect(idx)
+                if interrupted:
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:
             self._stop()
             raise
