@@ -70,19 +70,7 @@ USER_EDITS = {
 
 def write_user_code(root: Path) -> int:
     """Apply `USER_EDITS` under `root`; return how many lines the user wrote (added or changed)."""
-    written = 0
-    for path, edits in USER_EDITS.items():
-        before = (root / path).read_text()
-        text = before
-        for old, new in edits:
-            assert old in text, f"{path}: the template no longer has {old!r}"
-            text = text.replace(old, new)
-        (root / path).write_text(text)
-        diff = difflib.unified_diff(before.splitlines(), text.splitlines(), lineterm="", n=0)
-        written += sum(
-            1 for line in diff if line.startswith("+") and not line.startswith("+++") and line.strip("+ ")
-        )
-    return written
+    return write_edits(root, USER_EDITS)
 
 
 def clone_with_venv(dest: Path) -> Path:
@@ -350,7 +338,8 @@ def test_a_user_adds_a_regression_in_a_few_lines_and_the_lowest_rmse_ships(tmp_p
 
 
 def write_edits(root: Path, edits: dict[str, list[tuple[str, str]]]) -> int:
-    """Apply `edits` under `root` (as `write_user_code`); return how many lines the user wrote."""
+    """Apply `edits` ((generated text, the user's text) per file) under `root`; return how many
+    lines the user wrote (added or changed)."""
     written = 0
     for path, pairs in edits.items():
         before = (root / path).read_text()
