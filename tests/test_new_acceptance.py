@@ -142,14 +142,9 @@ def test_a_user_adds_wine_in_a_few_lines_and_it_trains_sweeps_and_commits(tmp_pa
     assert status.strip() in ("", "?? .venv"), status
 
     # The pull-request gates pass: the cached run made before the commit holds the head's model.
-    body = tmp_path / "pr.md"
-    body.write_text(
-        "## Description\n\nAdds the wine dataset, a random forest model, its pipeline and a deploy.\n\n"
-        "## Motivation\n\nThe team wants to classify wine cultivars from their chemical analysis.\n\n"
-        f"## Run\n\n{run.info.run_id}\n"
-    )
-    gates = mlrepo(repo, "pr-check", "--base", base, "--body", str(body))
-    assert gates.returncode == 0, gates.stdout + gates.stderr
+    assert_pr_passes(repo, base, tmp_path / "pr.md", run.info.run_id,
+                     "Adds the wine dataset, a random forest model, its pipeline and a deploy.",
+                     "The team wants to classify wine cultivars from their chemical analysis.")  # fmt: skip
 
     # Shipped: imported into a throwaway BentoML store, served, a request of JSON integers answered.
     bento_env = {**os.environ, "BENTOML_HOME": str(tmp_path / "bentoml"), "PYTHONPATH": str(repo)}
@@ -327,12 +322,19 @@ def test_a_user_adds_a_regression_in_a_few_lines_and_the_lowest_rmse_ships(tmp_p
         status, text = post(f"http://127.0.0.1:{port}/predict", json.dumps({"records": [unseen]}).encode())
         assert status == 400 and "column 'district' is 'atlantis'" in json.loads(text)["error"], text
 
-    body = tmp_path / "pr.md"
-    body.write_text(
-        "## Description\n\nAdds the estate dataset, a boosted-trees price model, its pipeline, a deploy.\n\n"
-        "## Motivation\n\nThe team wants to estimate house prices from a few facts about each house.\n\n"
-        f"## Run\n\n{lowest.info.run_id}\n"
+    assert_pr_passes(
+        repo,
+        base,
+        tmp_path / "pr.md",
+        lowest.info.run_id,
+        "Adds the estate dataset, a boosted-trees price model, its pipeline, a deploy.",
+        "The team wants to estimate house prices from a few facts about each house.",
     )
+
+
+def assert_pr_passes(repo: Path, base: str, body: Path, run_id: str, description: str, why: str) -> None:
+    """Write a PR body in the template's sections (naming the run) and expect the gates to pass."""
+    body.write_text(f"## Description\n\n{description}\n\n## Motivation\n\n{why}\n\n## Run\n\n{run_id}\n")
     gates = mlrepo(repo, "pr-check", "--base", base, "--body", str(body))
     assert gates.returncode == 0, gates.stdout + gates.stderr
 
